@@ -1,0 +1,142 @@
+//! Architectures: edge kinds, fixups, GOT/PLT/stub building and relaxation.
+//!
+//! Each architecture is one module with the same file names
+//! (`edges.rs`, `fixup.rs`, `got_plt.rs`), so a reader who knows one knows
+//! all. [`Arch`] dispatches to them.
+
+pub mod x86_64;
+
+use crate::error::Result;
+use crate::graph::{EdgeKind, Interner, LinkGraph};
+
+/// The values a fixup is computed from. Addresses are in the target's
+/// address space.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct FixupInput {
+    /// P: address of the field being fixed up.
+    pub p: u64,
+    /// S: address of the edge's target symbol.
+    pub s: u64,
+    /// A: the addend.
+    pub a: i64,
+    /// GOT: address of the GOT base of the edge's file (0 if none).
+    pub got: u64,
+    /// Z: size of the target symbol in bytes.
+    pub size: u64,
+    /// For edges to a GOT entry or stub: the final target's address, so
+    /// the fixup may bypass the indirection when it is in range.
+    pub bypass: Option<u64>,
+}
+
+/// Why a fixup could not be applied.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FixupError {
+    /// The value does not fit the field.
+    OutOfRange {
+        /// The computed value.
+        value: i128,
+        /// The field's range in words.
+        range: &'static str,
+    },
+    /// The field extends past the end of its block.
+    OutsideBlock,
+    /// The edge kind is a request that was not lowered, or unknown.
+    Unlowered,
+}
+
+/// A target architecture.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Arch {
+    /// x86-64 (AMD64), System V psABI.
+    X86_64,
+}
+
+/// What the architecture's GOT/PLT pass created, per file and target.
+pub use x86_64::got_plt::GotPlt;
+
+impl Arch {
+    /// The canonical target triple for Linux/ELF.
+    pub fn triple(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64-unknown-linux-gnu",
+        }
+    }
+
+    /// Pointer size in bytes.
+    pub fn pointer_size(self) -> u8 {
+        8
+    }
+
+    /// True for little-endian targets.
+    pub fn little_endian(self) -> bool {
+        true
+    }
+
+    /// The host's architecture, if supported.
+    pub fn host() -> Option<Arch> {
+        if cfg!(target_arch = "x86_64") {
+            Some(Arch::X86_64)
+        } else {
+            None
+        }
+    }
+
+    /// Name of an edge kind.
+    pub fn kind_name(self, k: EdgeKind) -> &'static str {
+        match self {
+            Arch::X86_64 => x86_64::edges::kind_name(k),
+        }
+    }
+
+    /// Applies one fixup; see [`x86_64::fixup::apply_fixup`].
+    ///
+    /// # Errors
+    /// As the architecture's `apply_fixup`.
+    #[inline]
+    pub fn apply_fixup(
+        self,
+        k: EdgeKind,
+        block: &mut [u8],
+        offset: usize,
+        v: &FixupInput,
+    ) -> Result<(), FixupError> {
+        match self {
+            Arch::X86_64 => x86_64::fixup::apply_fixup(k, block, offset, v),
+        }
+    }
+
+    /// True for edge kinds whose target may be a GOT entry or stub that the
+    /// fixup can bypass (so the driver computes [`FixupInput::bypass`]).
+    #[inline]
+    pub fn has_bypass(self, k: EdgeKind) -> bool {
+        match self {
+            Arch::X86_64 => matches!(
+                k,
+                x86_64::edges::BRANCH32_TO_STUB_BYPASSABLE
+                    | x86_64::edges::GOT_LOAD_RELAXABLE
+                    | x86_64::edges::GOT_LOAD_REX_RELAXABLE
+            ),
+        }
+    }
+
+    /// True for direct call/jump edges (call sites).
+    pub fn is_branch(self, k: EdgeKind) -> bool {
+        match self {
+            Arch::X86_64 => x86_64::edges::is_branch(k),
+        }
+    }
+
+    /// The post-prune pass: GOT entries, PLT stubs, early relaxation.
+    ///
+    /// # Errors
+    /// As the architecture's pass.
+    pub fn build_got_and_stubs(
+        self,
+        g: &mut LinkGraph<'_>,
+        names: &mut Interner,
+    ) -> Result<GotPlt> {
+        match self {
+            Arch::X86_64 => x86_64::got_plt::build(g, names),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! x86-64 edge kinds.
+//!
+//! Formulas use the psABI names (System V AMD64 psABI, §4.4 "Relocation
+//! Types"): S the target's address, A the addend, P the address of the
+//! fixed-up field, GOT the address of the file's GOT base, Z the target's
+//! size. `REQ_*` kinds are requests that the GOT/PLT pass
+//! ([`super::got_plt`]) lowers before fixup; they never reach
+//! [`super::fixup::apply_fixup`].
+
+use crate::graph::EdgeKind;
+
+/// Keeps the target alive; no fixup (R_X86_64_NONE).
+pub const KEEP_ALIVE: EdgeKind = EdgeKind::KEEP_ALIVE;
+/// 64-bit `S + A` (R_X86_64_64).
+pub const POINTER64: EdgeKind = EdgeKind(1);
+/// 32-bit `S + A`, zero-extended: must fit `0..2^32` (R_X86_64_32).
+pub const POINTER32: EdgeKind = EdgeKind(2);
+/// 32-bit `S + A`, sign-extended: must fit `i32` (R_X86_64_32S).
+pub const POINTER32_SIGNED: EdgeKind = EdgeKind(3);
+/// 16-bit `S + A`, bitfield check `-2^15..2^16` (R_X86_64_16).
+pub const POINTER16: EdgeKind = EdgeKind(4);
+/// 8-bit `S + A`, bitfield check `-2^7..2^8` (R_X86_64_8).
+pub const POINTER8: EdgeKind = EdgeKind(5);
+/// 64-bit `S + A - P` (R_X86_64_PC64, GOTPC64 against the GOT base).
+pub const DELTA64: EdgeKind = EdgeKind(6);
+/// 32-bit signed `S + A - P` (R_X86_64_PC32, GOTPC32 against the GOT base).
+pub const DELTA32: EdgeKind = EdgeKind(7);
+/// 16-bit signed `S + A - P` (R_X86_64_PC16).
+pub const DELTA16: EdgeKind = EdgeKind(8);
+/// 8-bit signed `S + A - P` (R_X86_64_PC8).
+pub const DELTA8: EdgeKind = EdgeKind(9);
+/// `call`/`jmp rel32`: 32-bit signed `S + A - P` to a function; a call site
+/// (R_X86_64_PLT32 to a symbol defined in the link).
+pub const BRANCH32: EdgeKind = EdgeKind(10);
+/// `call`/`jmp rel32` whose target is a PLT stub: goes straight to the
+/// stub's final target when that is in range, else to the stub.
+pub const BRANCH32_TO_STUB_BYPASSABLE: EdgeKind = EdgeKind(11);
+/// 64-bit `S + A - GOT` (R_X86_64_GOTOFF64; GOT64 and PLTOFF64 once
+/// lowered to a GOT entry or stub).
+pub const DELTA64_FROM_GOT: EdgeKind = EdgeKind(12);
+/// 32-bit signed `S + A - GOT` (R_X86_64_GOT32 once lowered).
+pub const DELTA32_FROM_GOT: EdgeKind = EdgeKind(13);
+/// 32-bit `Z + A` (R_X86_64_SIZE32).
+pub const SIZE32: EdgeKind = EdgeKind(14);
+/// 64-bit `Z + A` (R_X86_64_SIZE64).
+pub const SIZE64: EdgeKind = EdgeKind(15);
+/// `mov foo@GOTPCREL(%rip)` (or `call/jmp *`), target a GOT entry: relaxed
+/// to `lea`/direct call/jmp when the entry's target is within ±2 GiB,
+/// else `G + GOT + A - P` (R_X86_64_GOTPCRELX once lowered).
+pub const GOT_LOAD_RELAXABLE: EdgeKind = EdgeKind(16);
+/// As [`GOT_LOAD_RELAXABLE`] with a REX prefix (R_X86_64_REX_GOTPCRELX).
+pub const GOT_LOAD_REX_RELAXABLE: EdgeKind = EdgeKind(17);
+/// A relaxable GOT load whose target is defined in the link: always
+/// rewritten to `lea`/direct call/jmp with `S + A - P`; no GOT entry.
+pub const GOT_LOAD_RELAXED: EdgeKind = EdgeKind(18);
+
+/// Request: R_X86_64_PLT32 (`L + A - P`).
+pub const REQ_PLT_BRANCH32: EdgeKind = EdgeKind(32);
+/// Request: R_X86_64_GOTPCREL (`G + GOT + A - P`).
+pub const REQ_GOT_DELTA32: EdgeKind = EdgeKind(33);
+/// Request: R_X86_64_GOTPCRELX.
+pub const REQ_GOT_LOAD_RELAXABLE: EdgeKind = EdgeKind(34);
+/// Request: R_X86_64_REX_GOTPCRELX.
+pub const REQ_GOT_LOAD_REX_RELAXABLE: EdgeKind = EdgeKind(35);
+/// Request: R_X86_64_GOTPCREL64 (`G + GOT + A - P`, 64-bit).
+pub const REQ_GOT_DELTA64: EdgeKind = EdgeKind(36);
+/// Request: R_X86_64_GOT64 / GOTPLT64 (`G + A`, 64-bit).
+pub const REQ_GOT_OFFSET64: EdgeKind = EdgeKind(37);
+/// Request: R_X86_64_GOT32 (`G + A`, 32-bit).
+pub const REQ_GOT_OFFSET32: EdgeKind = EdgeKind(38);
+/// Request: R_X86_64_PLTOFF64 (`L - GOT + A`).
+pub const REQ_PLT_OFFSET64: EdgeKind = EdgeKind(39);
+
+/// Name of an x86-64 edge kind, for `--show-graph` and messages.
+pub fn kind_name(k: EdgeKind) -> &'static str {
+    match k {
+        KEEP_ALIVE => "KeepAlive",
+        POINTER64 => "Pointer64",
+        POINTER32 => "Pointer32",
+        POINTER32_SIGNED => "Pointer32Signed",
+        POINTER16 => "Pointer16",
+        POINTER8 => "Pointer8",
+        DELTA64 => "Delta64",
+        DELTA32 => "Delta32",
+        DELTA16 => "Delta16",
+        DELTA8 => "Delta8",
+        BRANCH32 => "Branch32",
+        BRANCH32_TO_STUB_BYPASSABLE => "Branch32ToStubBypassable",
+        DELTA64_FROM_GOT => "Delta64FromGOT",
+        DELTA32_FROM_GOT => "Delta32FromGOT",
+        SIZE32 => "Size32",
+        SIZE64 => "Size64",
+        GOT_LOAD_RELAXABLE => "GOTLoadRelaxable",
+        GOT_LOAD_REX_RELAXABLE => "GOTLoadREXRelaxable",
+        GOT_LOAD_RELAXED => "GOTLoadRelaxed",
+        REQ_PLT_BRANCH32 => "RequestPLTBranch32",
+        REQ_GOT_DELTA32 => "RequestGOTDelta32",
+        REQ_GOT_LOAD_RELAXABLE => "RequestGOTLoadRelaxable",
+        REQ_GOT_LOAD_REX_RELAXABLE => "RequestGOTLoadREXRelaxable",
+        REQ_GOT_DELTA64 => "RequestGOTDelta64",
+        REQ_GOT_OFFSET64 => "RequestGOTOffset64",
+        REQ_GOT_OFFSET32 => "RequestGOTOffset32",
+        REQ_PLT_OFFSET64 => "RequestPLTOffset64",
+        _ => "Unknown",
+    }
+}
+
+/// True for direct branch edges (recorded as call sites).
+pub fn is_branch(k: EdgeKind) -> bool {
+    matches!(k, BRANCH32 | BRANCH32_TO_STUB_BYPASSABLE)
+}

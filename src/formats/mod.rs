@@ -1,0 +1,49 @@
+//! Containers: one builder per object format, each turning an object's
+//! bytes into LinkGraph sections, blocks, symbols and edges.
+
+pub mod elf;
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+
+/// What a file's first bytes say it is.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// An ELF relocatable object for the given architecture.
+    ElfObject(Arch),
+    /// A static archive (`!<arch>` or thin `!<thin>`).
+    Archive,
+    /// A shared library (ELF `ET_DYN`) to open with the dynamic loader.
+    SharedLibrary,
+    /// A text file that may be a GNU ld script (`GROUP(...)`, `INPUT(...)`).
+    LinkerScript,
+}
+
+/// Identifies `data` (named `name` in errors).
+///
+/// # Errors
+/// [`Error::Malformed`] for unknown or truncated headers,
+/// [`Error::Unsupported`] for an ELF class, type or machine we do not link.
+pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
+    if data.starts_with(b"!<arch>\n") || data.starts_with(b"!<thin>\n") {
+        return Ok(FileKind::Archive);
+    }
+    if data.starts_with(b"\x7fELF") {
+        return elf::identify(name, data);
+    }
+    let head = &data[..data.len().min(512)];
+    if !head.is_empty()
+        && head
+            .iter()
+            .all(|&b| b.is_ascii() && (b >= 0x20 || b.is_ascii_whitespace()))
+    {
+        let text = String::from_utf8_lossy(head);
+        if text.contains("GROUP") || text.contains("INPUT") {
+            return Ok(FileKind::LinkerScript);
+        }
+    }
+    Err(Error::Malformed {
+        file: name.to_string(),
+        detail: "not an ELF object, archive or linker script (unknown magic)".into(),
+    })
+}

@@ -1,0 +1,766 @@
+//! The session: symbol table, inputs, definition generators (static
+//! archives, the dynamic loader), memory, passes, and the links it made.
+//!
+//! A session owns everything its links created; two sessions in one
+//! process do not see each other.
+
+pub mod archive;
+pub mod dylib;
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::formats::{self, FileKind};
+use crate::graph::{Interner, LinkGraph, Linkage, NameId, SectionRole, SymbolKind};
+use crate::link::{self, Pass, PassConfig, PassPoint};
+use crate::memory::{Allocation, InProcessMemoryManager, MemoryManager};
+use archive::Archive;
+use dylib::Libraries;
+use hashbrown::HashMap;
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Input bytes: a read-only mapping of a file, or bytes the caller owns.
+pub enum InputData {
+    /// A file mapped read-only.
+    Mapped(memmap2::Mmap),
+    /// Bytes in memory.
+    Owned(Vec<u8>),
+}
+
+impl InputData {
+    /// Maps `path` read-only.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the path.
+    pub fn open(path: &Path) -> Result<InputData> {
+        let io = |e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        };
+        let f = std::fs::File::open(path).map_err(io)?;
+        let len = f.metadata().map_err(io)?.len();
+        if len == 0 {
+            return Ok(InputData::Owned(Vec::new()));
+        }
+        // SAFETY: the mapping is read-only and private; like every linker we
+        // assume inputs are not truncated while we link them.
+        let m = unsafe { memmap2::Mmap::map(&f) }.map_err(io)?;
+        Ok(InputData::Mapped(m))
+    }
+}
+
+impl Deref for InputData {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            InputData::Mapped(m) => m,
+            InputData::Owned(v) => v,
+        }
+    }
+}
+
+/// Options that hold for every link of a session.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// Resolve every still-undefined external to 0 instead of failing
+    /// (and without asking the host process).
+    pub phony_externals: bool,
+    /// Say what is being done, phase by phase, on stderr.
+    pub verbose: bool,
+}
+
+/// Options of one link.
+#[derive(Clone, Debug, Default)]
+pub struct LinkOptions {
+    /// Write the `jitlink-dump/1` JSON here after fixups.
+    pub dump_json: Option<PathBuf>,
+    /// Print symbol addresses on stderr.
+    pub show_addrs: bool,
+    /// Print the whole graph on stderr.
+    pub show_graph: bool,
+}
+
+/// Names a link of a session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LinkId(pub u32);
+
+/// A symbol in the session's table.
+#[derive(Copy, Clone, Debug)]
+pub struct SessionSymbol {
+    /// Address in the target address space.
+    pub addr: u64,
+    /// Size in bytes (0 if unknown).
+    pub size: u64,
+    /// Weak definitions may be overridden by later strong ones.
+    pub weak: bool,
+    /// True for functions.
+    pub callable: bool,
+    /// The link that defined it (`None` for absolute definitions).
+    pub link: Option<LinkId>,
+    /// Index of the defining file's name in the session's file list.
+    pub file: u32,
+}
+
+/// What a finished link left behind.
+pub struct LinkedObject {
+    alloc: Box<dyn Allocation>,
+    /// Initialiser addresses in the order they must run
+    /// (`.preinit_array`, then `.init_array`/`.ctors` by priority).
+    pub init: Vec<u64>,
+    /// Finaliser addresses in the order they must run.
+    pub fini: Vec<u64>,
+    /// Names this link added to the session table.
+    pub symbols: Vec<NameId>,
+    /// Numbers for `--stats`/benchmarks: (blocks, edges, GOT entries, stubs).
+    pub counts: (usize, usize, usize, usize),
+    finis_ran: bool,
+}
+
+/// A JIT link session.
+pub struct Session {
+    names: Interner,
+    memory: Box<dyn MemoryManager>,
+    passes: PassConfig,
+    table: HashMap<NameId, SessionSymbol>,
+    files: Vec<String>,
+    abs: Vec<NameId>,
+    archives: Vec<Archive>,
+    loaded: Vec<Vec<bool>>,
+    libraries: Libraries,
+    search_dirs: Vec<PathBuf>,
+    pending: Vec<(String, InputData)>,
+    links: Vec<Option<LinkedObject>>,
+    elf_state: formats::elf::ElfState,
+    options: SessionOptions,
+    arch: Option<Arch>,
+}
+
+fn display_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+impl Session {
+    /// A session whose links get memory from `memory`.
+    pub fn new(memory: Box<dyn MemoryManager>, options: SessionOptions) -> Session {
+        Session {
+            names: Interner::new(),
+            memory,
+            passes: PassConfig::default(),
+            table: HashMap::new(),
+            files: vec![String::new()],
+            abs: Vec::new(),
+            archives: Vec::new(),
+            loaded: Vec::new(),
+            libraries: Libraries::default(),
+            search_dirs: Vec::new(),
+            pending: Vec::new(),
+            links: Vec::new(),
+            elf_state: Default::default(),
+            options,
+            arch: None,
+        }
+    }
+
+    /// A session linking into this process (one mapping per link).
+    pub fn in_process() -> Session {
+        Session::new(
+            Box::new(InProcessMemoryManager::new()),
+            SessionOptions::default(),
+        )
+    }
+
+    /// The session's interned names.
+    pub fn names(&self) -> &Interner {
+        &self.names
+    }
+
+    /// Adds a pass that runs at `point` in every later link.
+    pub fn add_pass(&mut self, point: PassPoint, pass: Pass) {
+        self.passes.add(point, pass);
+    }
+
+    /// Queues an object file, or opens an archive or shared library, by
+    /// what its bytes say it is.
+    ///
+    /// # Errors
+    /// I/O errors and unknown formats, naming the path.
+    pub fn add_file(&mut self, path: &Path) -> Result<()> {
+        let data = InputData::open(path)?;
+        let name = display_name(path);
+        match formats::identify(&name, &data)? {
+            FileKind::ElfObject(arch) => {
+                self.set_arch(arch, &name)?;
+                self.pending.push((name, data));
+            }
+            FileKind::Archive => self.add_archive_data(path, data)?,
+            FileKind::SharedLibrary | FileKind::LinkerScript => {
+                for a in self.libraries.open(path)? {
+                    self.add_archive(&a)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues an object held in memory for the next link.
+    ///
+    /// # Errors
+    /// [`Error::Malformed`]/[`Error::Unsupported`] if it is not an object
+    /// of a supported target.
+    pub fn add_object_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
+        match formats::identify(name, &bytes)? {
+            FileKind::ElfObject(arch) => {
+                self.set_arch(arch, name)?;
+                self.pending
+                    .push((name.to_string(), InputData::Owned(bytes)));
+                Ok(())
+            }
+            _ => Err(Error::Unsupported {
+                file: name.into(),
+                detail: "not a relocatable object".into(),
+            }),
+        }
+    }
+
+    fn set_arch(&mut self, arch: Arch, name: &str) -> Result<()> {
+        match self.arch {
+            Some(a) if a != arch => Err(Error::Unsupported {
+                file: name.into(),
+                detail: format!(
+                    "target {} differs from the session's {}",
+                    arch.triple(),
+                    a.triple()
+                ),
+            }),
+            _ => {
+                self.arch = Some(arch);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds a static archive; its members join a link when one of their
+    /// symbols is first needed.
+    ///
+    /// # Errors
+    /// I/O errors and corrupt archives.
+    pub fn add_archive(&mut self, path: &Path) -> Result<()> {
+        let data = InputData::open(path)?;
+        self.add_archive_data(path, data)
+    }
+
+    fn add_archive_data(&mut self, path: &Path, data: InputData) -> Result<()> {
+        let ar = Archive::open(path, data, &mut self.names)?;
+        self.loaded.push(vec![false; ar.members.len()]);
+        self.archives.push(ar);
+        Ok(())
+    }
+
+    /// Adds a directory that [`Session::add_library`] searches before the
+    /// system's.
+    pub fn add_search_dir(&mut self, dir: &Path) {
+        self.search_dirs.push(dir.to_path_buf());
+    }
+
+    /// `-l NAME`: finds `libNAME.so` or `libNAME.a` in the search
+    /// directories and opens it (shared: through the dynamic loader;
+    /// archive: as a definition generator).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] when no such library exists.
+    pub fn add_library(&mut self, name: &str) -> Result<()> {
+        let mut dirs = self.search_dirs.clone();
+        dirs.extend(dylib::default_search_dirs());
+        match dylib::find_library(name, &dirs) {
+            Some(dylib::Found::Archive(p)) => self.add_archive(&p),
+            Some(dylib::Found::Shared(p)) => {
+                for a in self.libraries.open(&p)? {
+                    self.add_archive(&a)?;
+                }
+                Ok(())
+            }
+            None => Err(Error::Usage(format!(
+                "library -l{name} not found (searched {} directories)",
+                dirs.len()
+            ))),
+        }
+    }
+
+    /// Defines `name` as an absolute symbol at `addr` (target address).
+    ///
+    /// # Errors
+    /// [`Error::DuplicateDefinition`] if the session already defines it.
+    pub fn define_absolute(&mut self, name: &str, addr: u64) -> Result<()> {
+        let n = self.names.intern(name.as_bytes());
+        if self.table.contains_key(&n) {
+            return Err(Error::DuplicateDefinition {
+                symbol: name.into(),
+                first: "--abs".into(),
+                second: "--abs".into(),
+            });
+        }
+        self.table.insert(
+            n,
+            SessionSymbol {
+                addr,
+                size: 0,
+                weak: false,
+                callable: false,
+                link: None,
+                file: 0,
+            },
+        );
+        self.abs.push(n);
+        Ok(())
+    }
+
+    /// The address of a symbol the session defines (links or absolutes).
+    pub fn lookup(&self, name: &str) -> Option<u64> {
+        self.names
+            .get(name.as_bytes())
+            .and_then(|n| self.table.get(&n))
+            .map(|s| s.addr)
+    }
+
+    /// The session table entry of a symbol.
+    pub fn symbol(&self, name: &str) -> Option<SessionSymbol> {
+        self.names
+            .get(name.as_bytes())
+            .and_then(|n| self.table.get(&n))
+            .copied()
+    }
+
+    /// A finished link.
+    pub fn linked(&self, id: LinkId) -> Option<&LinkedObject> {
+        self.links.get(id.0 as usize).and_then(|l| l.as_ref())
+    }
+
+    /// The target of the queued objects (or the host's).
+    pub fn arch(&self) -> Option<Arch> {
+        self.arch.or_else(Arch::host)
+    }
+
+    /// Links every queued object, plus the archive members they need, into
+    /// one allocation: build, prune, GOT/PLT, allocate, resolve, fixup,
+    /// finalize, with the session's passes at each point. On success the
+    /// link's global symbols join the session table.
+    ///
+    /// # Errors
+    /// Any error of the stages: malformed input, unsupported relocations,
+    /// undefined symbols (all of them in one error), duplicate definitions,
+    /// out-of-range fixups, memory.
+    pub fn link(&mut self, opts: &LinkOptions) -> Result<LinkId> {
+        let inputs = std::mem::take(&mut self.pending);
+        let archives = std::mem::take(&mut self.archives);
+        let result = self.link_inputs(&inputs, &archives, opts);
+        self.archives = archives;
+        result
+    }
+
+    fn link_inputs(
+        &mut self,
+        inputs: &[(String, InputData)],
+        archives: &[Archive],
+        opts: &LinkOptions,
+    ) -> Result<LinkId> {
+        let arch = self
+            .arch()
+            .ok_or_else(|| Error::Usage("no input objects".into()))?;
+        let verbose = self.options.verbose;
+        let t0 = Instant::now();
+        let phase = |what: &str| {
+            if verbose {
+                eprintln!(
+                    "jitlink: [{:>8.3} ms] {what}",
+                    t0.elapsed().as_secs_f64() * 1e3
+                );
+            }
+        };
+        let Session {
+            names,
+            loaded,
+            elf_state,
+            table,
+            ..
+        } = self;
+        let mut g = LinkGraph::new(arch.pointer_size(), arch.little_endian());
+        for (name, data) in inputs {
+            formats::elf::build(&mut g, names, elf_state, name.clone(), data)?;
+        }
+        phase(&format!("built graph from {} objects", inputs.len()));
+        // Archive members, on demand, until nothing new is needed.
+        loop {
+            let mut want: Vec<(usize, usize)> = Vec::new();
+            for (&n, &s) in g.globals.iter() {
+                let sym = &g.symbols[s.index()];
+                if sym.kind != SymbolKind::External
+                    || sym.linkage != Linkage::Strong
+                    || table.contains_key(&n)
+                {
+                    continue;
+                }
+                for (ai, ar) in archives.iter().enumerate() {
+                    if let Some(mi) = ar.find(n) {
+                        if !loaded[ai][mi] {
+                            loaded[ai][mi] = true;
+                            want.push((ai, mi));
+                        }
+                        break;
+                    }
+                }
+            }
+            if want.is_empty() {
+                break;
+            }
+            want.sort_unstable();
+            for (ai, mi) in want {
+                let ar = &archives[ai];
+                let bytes = ar.member_bytes(mi);
+                let mname = ar.members[mi].name.clone();
+                match formats::identify(&mname, bytes)? {
+                    FileKind::ElfObject(a) if a == arch => {
+                        formats::elf::build(&mut g, names, elf_state, mname, bytes)?;
+                    }
+                    _ => {
+                        return Err(Error::Unsupported {
+                            file: mname,
+                            detail: format!("archive member is not a {} object", arch.triple()),
+                        })
+                    }
+                }
+            }
+        }
+        phase(&format!(
+            "loaded archive members; {} files in graph",
+            g.files.len()
+        ));
+        link::allocate_commons(&mut g, names);
+        link::define_start_stop(&mut g, names);
+        link::define_runtime_symbols(&mut g, names);
+        // Definitions against the session table.
+        for (&n, &s) in g.globals.iter() {
+            let sym = &mut g.symbols[s.index()];
+            let Some(ex) = table.get(&n) else { continue };
+            if !matches!(sym.kind, SymbolKind::Defined | SymbolKind::Absolute) {
+                continue;
+            }
+            if sym.linkage == Linkage::Weak {
+                sym.kind = SymbolKind::External;
+                sym.block = None;
+                sym.resolved = false;
+            } else if !ex.weak {
+                return Err(Error::DuplicateDefinition {
+                    symbol: names.str(n).into_owned(),
+                    first: self.files[ex.file as usize].clone(),
+                    second: g.files[sym.file.index()].name.clone(),
+                });
+            }
+        }
+        self.passes.run(PassPoint::PrePrune, &mut g, &self.names)?;
+        link::prune(&mut g);
+        phase("pruned");
+        let gotplt = arch.build_got_and_stubs(&mut g, &mut self.names)?;
+        self.passes.run(PassPoint::PostPrune, &mut g, &self.names)?;
+        phase(&format!(
+            "GOT/PLT: {} GOT entries, {} stubs",
+            gotplt.got.len(),
+            gotplt.stubs.len()
+        ));
+        let lay = link::layout(&g);
+        let mut alloc = link::allocate(&mut g, &lay, self.memory.as_mut())?;
+        phase(&format!(
+            "allocated RX {} / R {} / RW {} bytes",
+            lay.request.segments[0].size,
+            lay.request.segments[1].size,
+            lay.request.segments[2].size
+        ));
+        self.passes
+            .run(PassPoint::PostAllocation, &mut g, &self.names)?;
+        self.resolve_externals(&mut g)?;
+        phase("resolved externals");
+        self.passes.run(PassPoint::PreFixup, &mut g, &self.names)?;
+        link::apply_fixups(&g, &self.names, arch, alloc.as_mut())?;
+        phase(&format!("applied {} fixups", g.edge_count()));
+        self.passes.run(PassPoint::PostFixup, &mut g, &self.names)?;
+        if let Some(path) = &opts.dump_json {
+            let abs: Vec<(String, u64)> = self
+                .abs
+                .iter()
+                .map(|&n| (self.names.str(n).into_owned(), self.table[&n].addr))
+                .collect();
+            crate::dump::write_file(path, &g, &self.names, arch, alloc.as_ref(), &gotplt, &abs)?;
+            phase("wrote link dump");
+        }
+        if opts.show_graph {
+            crate::dump::show_graph(&g, &self.names, arch);
+        }
+        if opts.show_addrs {
+            crate::dump::show_addrs(&g, &self.names, &gotplt);
+        }
+        alloc.finalize()?;
+        phase("finalized memory");
+        let id = LinkId(self.links.len() as u32);
+        let (init, fini) = collect_init_fini(&g, alloc.as_ref());
+        let mut symbols = Vec::new();
+        for (&n, &s) in g.globals.iter() {
+            let sym = &g.symbols[s.index()];
+            let defined = match sym.kind {
+                SymbolKind::Defined => sym.block.is_some_and(|b| g.blocks[b.index()].live),
+                SymbolKind::Absolute => true,
+                _ => false,
+            };
+            if !defined {
+                continue;
+            }
+            let file_index = self.files.len() as u32;
+            self.files.push(g.files[sym.file.index()].name.clone());
+            self.table.insert(
+                n,
+                SessionSymbol {
+                    addr: g.symbol_addr(s),
+                    size: sym.size,
+                    weak: sym.linkage == Linkage::Weak,
+                    callable: sym.callable,
+                    link: Some(id),
+                    file: file_index,
+                },
+            );
+            symbols.push(n);
+        }
+        let counts = (
+            g.blocks.iter().filter(|b| b.live).count(),
+            g.edge_count(),
+            gotplt.got.len(),
+            gotplt.stubs.len(),
+        );
+        self.links.push(Some(LinkedObject {
+            alloc,
+            init,
+            fini,
+            symbols,
+            counts,
+            finis_ran: false,
+        }));
+        phase("done");
+        Ok(id)
+    }
+
+    fn resolve_externals(&mut self, g: &mut LinkGraph<'_>) -> Result<()> {
+        let mut used = vec![false; g.symbols.len()];
+        for b in g.blocks.iter().filter(|b| b.live) {
+            for e in b.edges.iter() {
+                used[e.target.index()] = true;
+            }
+        }
+        let mut missing: Vec<(String, String)> = Vec::new();
+        for (i, sym) in g.symbols.iter_mut().enumerate() {
+            if sym.kind != SymbolKind::External || sym.resolved {
+                continue;
+            }
+            let Some(n) = sym.name else { continue };
+            let addr = if let Some(s) = self.table.get(&n) {
+                Some(s.addr)
+            } else if !used[i] {
+                continue;
+            } else if self.options.phony_externals {
+                Some(0)
+            } else {
+                self.libraries.lookup(self.names.bytes(n))
+            };
+            match addr {
+                Some(a) => sym.value = a,
+                None if sym.linkage == Linkage::Weak => sym.value = 0,
+                None => {
+                    missing.push((
+                        self.names.str(n).into_owned(),
+                        g.files[sym.file.index()].name.clone(),
+                    ));
+                    continue;
+                }
+            }
+            sym.resolved = true;
+        }
+        if !missing.is_empty() {
+            missing.sort();
+            return Err(Error::UndefinedSymbols { missing });
+        }
+        Ok(())
+    }
+
+    /// Runs a link's initialisers (`.preinit_array`, `.init_array`,
+    /// `.ctors`) in order.
+    ///
+    /// # Safety
+    /// Runs JIT'd code: the link must be for this process
+    /// ([`Allocation::executable_here`]) and its code trusted.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for an unknown link or non-executable memory.
+    pub unsafe fn run_initializers(&self, id: LinkId) -> Result<()> {
+        let l = self
+            .linked(id)
+            .ok_or_else(|| Error::Usage("unknown link".into()))?;
+        if !l.alloc.executable_here() {
+            return Err(Error::Usage(
+                "link memory is not executable in this process".into(),
+            ));
+        }
+        for &f in &l.init {
+            // SAFETY: the caller vouches for the code; f is an initialiser
+            // address from the link's init arrays, of type void(void).
+            let func: extern "C" fn() =
+                unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+            func();
+        }
+        Ok(())
+    }
+
+    /// Runs a link's finalisers (`.fini_array` in reverse, `.dtors`) once.
+    ///
+    /// # Safety
+    /// As [`Session::run_initializers`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for an unknown link.
+    pub unsafe fn run_finalizers(&mut self, id: LinkId) -> Result<()> {
+        let l = self
+            .links
+            .get_mut(id.0 as usize)
+            .and_then(|l| l.as_mut())
+            .ok_or_else(|| Error::Usage("unknown link".into()))?;
+        if l.finis_ran || !l.alloc.executable_here() {
+            return Ok(());
+        }
+        l.finis_ran = true;
+        for &f in &l.fini {
+            // SAFETY: as in run_initializers.
+            let func: extern "C" fn() =
+                unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+            func();
+        }
+        Ok(())
+    }
+
+    /// Calls `int main(int argc, char **argv, char **envp)` at `addr` with
+    /// `args` as argv (argv[0] included) and this process's environment.
+    ///
+    /// # Safety
+    /// `addr` must be the address of such a function in executable memory
+    /// of this process.
+    pub unsafe fn run_main(&self, addr: u64, args: &[String]) -> i32 {
+        extern "C" {
+            static environ: *const *const libc::c_char;
+        }
+        let cargs: Vec<std::ffi::CString> = args
+            .iter()
+            .map(|a| {
+                std::ffi::CString::new(a.as_bytes())
+                    .unwrap_or_else(|_| std::ffi::CString::from(c""))
+            })
+            .collect();
+        let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        type Main = extern "C" fn(
+            libc::c_int,
+            *const *const libc::c_char,
+            *const *const libc::c_char,
+        ) -> libc::c_int;
+        // SAFETY: the caller guarantees addr is a main-like function.
+        let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
+        // SAFETY: environ is libc's environment pointer, valid for the process.
+        let envp = unsafe { environ };
+        main(cargs.len() as libc::c_int, argv.as_ptr(), envp)
+    }
+
+    /// Removes a link: its symbols leave the table and its memory is
+    /// unmapped. Finalisers are not run (call
+    /// [`Session::run_finalizers`] first if they should).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for an unknown link.
+    pub fn remove(&mut self, id: LinkId) -> Result<()> {
+        let l = self
+            .links
+            .get_mut(id.0 as usize)
+            .and_then(|l| l.take())
+            .ok_or_else(|| Error::Usage("unknown link".into()))?;
+        for n in &l.symbols {
+            if self.table.get(n).is_some_and(|s| s.link == Some(id)) {
+                self.table.remove(n);
+            }
+        }
+        drop(l);
+        Ok(())
+    }
+}
+
+/// Reads the init/fini pointer arrays of a finished link and orders them
+/// as GNU ld's default script does (SORT_BY_INIT_PRIORITY; `.ctors.N` has
+/// priority 65535 - N and runs in reverse; `.fini_array` runs in reverse).
+fn collect_init_fini(g: &LinkGraph<'_>, alloc: &dyn Allocation) -> (Vec<u64>, Vec<u64>) {
+    let words = |si: usize| -> Vec<u64> {
+        let s = &g.sections[si];
+        let seg = alloc.segment(s.prot);
+        let work = alloc.working(s.prot);
+        let mut out = Vec::new();
+        for &b in &s.blocks {
+            let blk = &g.blocks[b.index()];
+            if !blk.live {
+                continue;
+            }
+            let off = (blk.addr - seg.target) as usize;
+            for chunk in work[off..off + blk.size as usize].chunks_exact(8) {
+                let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+                if v != 0 && v != u64::MAX {
+                    out.push(v);
+                }
+            }
+        }
+        out
+    };
+    let mut preinit = Vec::new();
+    let mut init: Vec<(u16, u8, usize)> = Vec::new();
+    let mut fini: Vec<(u16, u8, usize)> = Vec::new();
+    for (i, s) in g.sections.iter().enumerate() {
+        match s.role {
+            SectionRole::PreinitArray => preinit.extend(words(i)),
+            SectionRole::InitArray(p) => init.push((p, 0, i)),
+            SectionRole::Ctors(p) => init.push((if p == 65535 { p } else { 65535 - p }, 1, i)),
+            SectionRole::FiniArray(p) => fini.push((p, 0, i)),
+            SectionRole::Dtors(p) => fini.push((if p == 65535 { p } else { 65535 - p }, 1, i)),
+            _ => {}
+        }
+    }
+    init.sort_by_key(|&(p, k, i)| (p, k, i));
+    fini.sort_by_key(|&(p, k, i)| (p, k, i));
+    let mut run_init = preinit;
+    let mut ctors: Vec<u64> = Vec::new();
+    let mut last_prio = None;
+    for &(p, k, i) in &init {
+        if last_prio != Some(p) {
+            run_init.extend(ctors.drain(..).rev());
+            last_prio = Some(p);
+        }
+        if k == 0 {
+            run_init.extend(words(i));
+        } else {
+            ctors.extend(words(i));
+        }
+    }
+    run_init.extend(ctors.drain(..).rev());
+    let mut array: Vec<u64> = Vec::new();
+    for &(_, k, i) in &fini {
+        let w = words(i);
+        if k == 0 {
+            array.extend(w);
+        } else {
+            array.extend(w.into_iter().rev());
+        }
+    }
+    array.reverse();
+    (run_init, array)
+}
