@@ -55,7 +55,7 @@ pub enum Error {
     /// A relocation type that has no mapping to an edge kind.
     UnsupportedRelocation {
         /// Where the relocation applies.
-        at: Location,
+        at: Box<Location>,
         /// The relocation's name (or `type N` if unknown).
         relocation: String,
         /// Why it is not supported.
@@ -78,7 +78,7 @@ pub enum Error {
     /// A fixup value does not fit the field (psABI "overflow check").
     OutOfRange {
         /// Where the fixup applies.
-        at: Location,
+        at: Box<Location>,
         /// The relocation's name, e.g. `R_X86_64_PC32`.
         relocation: String,
         /// The target symbol's name (or `<anonymous>`).
@@ -86,7 +86,7 @@ pub enum Error {
         /// The computed value that does not fit.
         value: i128,
         /// The range the field accepts, for the message.
-        range: String,
+        range: &'static str,
     },
     /// Mapping or protecting memory failed.
     Memory {

@@ -14,18 +14,18 @@
 //!
 //! * P   = address of the file's section in the dump's `sections` + r_offset;
 //! * S   = for a section symbol: that file's section address; for a symbol
-//!         defined in a section: (defining file, section) address + st_value,
-//!         where the definition is picked by ELF rules from the objects (first
-//!         strong definition on the command line, else COMMON, else weak;
-//!         members of a COMDAT group that an earlier object already defined
-//!         are dropped); SHN_ABS: st_value; `--abs` names: the value passed;
-//!         COMMON: the dump's `symbols` entry (the only source);
-//!         `__start_X`/`__stop_X`: start/end of the sections named X;
+//!   defined in a section: (defining file, section) address + st_value,
+//!   where the definition is picked by ELF rules from the objects (first
+//!   strong definition on the command line, else COMMON, else weak;
+//!   members of a COMDAT group that an earlier object already defined
+//!   are dropped); SHN_ABS: st_value; `--abs` names: the value passed;
+//!   COMMON: the dump's `symbols` entry (the only source);
+//!   `__start_X`/`__stop_X`: start/end of the sections named X;
 //! * A   = r_addend (RELA) or the field's contents in the object (REL);
 //! * GOT = the address of `_GLOBAL_OFFSET_TABLE_` in the dump's `symbols`;
 //! * G + GOT = a `got` entry of the dump for the target, whose 8 bytes hold S;
 //! * L   = a `stubs` entry for the target: `ff 25 <rel32>` (jmp *slot(%rip))
-//!         whose slot is a `got` entry holding S;
+//!   whose slot is a `got` entry holding S;
 //! * Z   = the st_size of the definition.
 //!
 //! Every byte of every kept section that no relocation touches must equal
@@ -1236,7 +1236,7 @@ fn check_coverage(tag: &str, dump: &Dump) {
             if size == 0 {
                 addr >= *s && addr <= *e
             } else {
-                addr >= *s && addr.checked_add(size).map_or(false, |end| end <= *e)
+                addr >= *s && addr.checked_add(size).is_some_and(|end| end <= *e)
             }
         })
     };

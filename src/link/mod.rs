@@ -296,7 +296,7 @@ pub fn apply_fixups(
         .iter()
         .map(|f| f.got_base.map_or(0, |s| g.symbol_addr(s)))
         .collect();
-    for (bi, blk) in g.blocks.iter().enumerate() {
+    for blk in g.blocks.iter() {
         if !blk.live || blk.edges.is_empty() {
             continue;
         }
@@ -323,24 +323,23 @@ pub fn apply_fixups(
             };
             if let Err(err) = arch.apply_fixup(e.kind, bytes, e.offset as usize, &input) {
                 let file = &g.files[sec.file.index()];
-                let at = Location {
+                let at = Box::new(Location {
                     file: file.name.clone(),
                     section: names.str(sec.name).into_owned(),
                     offset: blk.section_offset + u64::from(e.offset),
-                };
+                });
                 let relocation = if e.origin != 0 {
                     (file.reloc_name)(e.origin).into_owned()
                 } else {
                     arch.kind_name(e.kind).to_string()
                 };
-                let _ = bi;
                 return Err(match err {
                     FixupError::OutOfRange { value, range } => Error::OutOfRange {
                         at,
                         relocation,
                         target: g.symbol_display(e.target, names),
                         value,
-                        range: range.to_string(),
+                        range,
                     },
                     FixupError::OutsideBlock => Error::Malformed {
                         file: at.file.clone(),

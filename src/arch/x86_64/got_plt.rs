@@ -158,9 +158,9 @@ impl<'g, 'a> Builder<'g, 'a> {
                     e.kind = DELTA32_FROM_GOT;
                 }
                 REQ_PLT_OFFSET64 => {
-                    if !here {
-                        e.target = self.stub(file, e.target);
-                    }
+                    // Large-model PIC calls `GOT + PLTOFF`: always through
+                    // a stub, as a static linker's PLT entry.
+                    e.target = self.stub(file, e.target);
                     e.kind = DELTA64_FROM_GOT;
                 }
                 _ => {}

@@ -82,7 +82,8 @@ fn section_role(name: &[u8], sh_type: u32) -> SectionRole {
         let s = std::str::from_utf8(rest.strip_prefix(b".")?).ok()?;
         s.parse::<u16>().ok()
     }
-    let table: [(&[u8], fn(u16) -> SectionRole); 4] = [
+    type MakeRole = fn(u16) -> SectionRole;
+    let table: [(&[u8], MakeRole); 4] = [
         (b".init_array", SectionRole::InitArray),
         (b".fini_array", SectionRole::FiniArray),
         (b".ctors", SectionRole::Ctors),
@@ -460,10 +461,12 @@ pub fn build<'a>(
             )));
         }
         let tname = sec_name(target)?;
-        let loc = |offset: u64| Location {
-            file: fname.to_string(),
-            section: String::from_utf8_lossy(tname).into_owned(),
-            offset,
+        let loc = |offset: u64| {
+            Box::new(Location {
+                file: fname.to_string(),
+                section: String::from_utf8_lossy(tname).into_owned(),
+                offset,
+            })
         };
         // Raw (r_offset, r_info type, r_sym, explicit addend).
         let rela_slice;
