@@ -119,6 +119,14 @@ impl Arch {
         }
     }
 
+    /// True for edge kinds that hold an absolute address in 32 bits, so
+    /// a link using them on its own symbols must live below 2 GiB.
+    pub fn needs_low_address(self, k: EdgeKind) -> bool {
+        match self {
+            Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
+        }
+    }
+
     /// True for direct call/jump edges (call sites).
     pub fn is_branch(self, k: EdgeKind) -> bool {
         match self {

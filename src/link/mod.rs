@@ -207,8 +207,10 @@ pub struct Layout {
 }
 
 /// Lays out live blocks: by protection (RX, R, RW), sections of one name
-/// together in order of first appearance, each block aligned.
-pub fn layout(g: &LinkGraph<'_>) -> Layout {
+/// together in order of first appearance, each block aligned. Asks for
+/// memory below 2 GiB when a live edge stores one of the link's own
+/// addresses in 32 bits.
+pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
     // Order sections: (prot, first index of their name, index).
     let mut first_of_name: hashbrown::HashMap<NameId, usize> = hashbrown::HashMap::new();
     let mut order: Vec<(u8, usize, usize)> = Vec::with_capacity(g.sections.len());
@@ -233,6 +235,9 @@ pub fn layout(g: &LinkGraph<'_>) -> Layout {
             seg.align = seg.align.max(blk.align);
         }
     }
+    request.low_2gib = g.blocks.iter().filter(|b| b.live).any(|b| {
+        b.edges.iter().any(|e| arch.needs_low_address(e.kind) && g.is_defined_here(e.target))
+    });
     Layout { request, placed }
 }
 

@@ -106,6 +106,27 @@ fn map_near_libc(len: usize, prot: libc::c_int) -> Result<usize> {
     Ok(p as usize)
 }
 
+/// Maps `len` RW bytes below 2 GiB (`MAP_32BIT`), for non-PIC code.
+fn map_low(len: usize) -> Result<usize> {
+    // SAFETY: a fresh anonymous mapping; the result is checked.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_32BIT,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return Err(Error::Memory {
+            detail: format!("mmap of {len} bytes below 2 GiB failed: {}", std::io::Error::last_os_error()),
+        });
+    }
+    Ok(p as usize)
+}
+
 impl InProcessMemoryManager {
     /// One mapping per link.
     pub fn new() -> Self {
@@ -148,11 +169,19 @@ impl MemoryManager for InProcessMemoryManager {
         let (offsets, total) = contiguous_layout(req, self.page);
         let total = total.max(self.page) as usize;
         let (base, owned) = match &self.slab {
+            None if req.low_2gib => (map_low(total)?, true),
             None => (
                 map_near_libc(total, libc::PROT_READ | libc::PROT_WRITE)?,
                 true,
             ),
             Some(slab) => {
+                if req.low_2gib && slab.base + slab.len > 1 << 31 {
+                    return Err(Error::Memory {
+                        detail: "the link has 32-bit absolute references to its own symbols (non-PIC code) and \
+                                 needs memory below 2 GiB, but the slab lies above"
+                            .into(),
+                    });
+                }
                 let mut next = slab.next.lock().unwrap_or_else(|e| e.into_inner());
                 let max_align = req
                     .segments

@@ -31,6 +31,10 @@ pub struct SegmentRequest {
 pub struct AllocRequest {
     /// One request per protection.
     pub segments: [SegmentRequest; 3],
+    /// Every target address must be below 2 GiB: the link has 32-bit
+    /// absolute references to its own symbols (non-PIC code,
+    /// R_X86_64_32/32S). Otherwise memory goes near the host's libc.
+    pub low_2gib: bool,
 }
 
 /// A segment of an allocation as placed: target address and size.

@@ -470,7 +470,7 @@ impl Session {
             gotplt.got.len(),
             gotplt.stubs.len()
         ));
-        let lay = link::layout(&g);
+        let lay = link::layout(&g, arch);
         let mut alloc = link::allocate(&mut g, &lay, self.memory.as_mut())?;
         phase(&format!(
             "allocated RX {} / R {} / RW {} bytes",

@@ -382,7 +382,8 @@ pub fn build<'a>(
                 continue;
             }
             elf::SHN_ABS => def.kind = SymbolKind::Absolute,
-            elf::SHN_COMMON => {
+            // SHN_X86_64_LCOMMON: large common (psABI x86-64 §4.3, medium model).
+            elf::SHN_COMMON | 0xff02 => {
                 if !value.is_power_of_two() && value != 0 {
                     return Err(bad(format!(
                         "common symbol {}: alignment {value} is not a power of two",
