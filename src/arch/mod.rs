@@ -123,7 +123,10 @@ impl Arch {
     /// a link using them on its own symbols must live below 2 GiB.
     pub fn needs_low_address(self, k: EdgeKind) -> bool {
         match self {
-            Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
+            Arch::X86_64 => matches!(
+                k,
+                x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED
+            ),
         }
     }
 

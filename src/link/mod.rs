@@ -236,7 +236,9 @@ pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
         }
     }
     request.low_2gib = g.blocks.iter().filter(|b| b.live).any(|b| {
-        b.edges.iter().any(|e| arch.needs_low_address(e.kind) && g.is_defined_here(e.target))
+        b.edges
+            .iter()
+            .any(|e| arch.needs_low_address(e.kind) && g.is_defined_here(e.target))
     });
     Layout { request, placed }
 }

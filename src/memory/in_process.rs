@@ -121,7 +121,10 @@ fn map_low(len: usize) -> Result<usize> {
     };
     if p == libc::MAP_FAILED {
         return Err(Error::Memory {
-            detail: format!("mmap of {len} bytes below 2 GiB failed: {}", std::io::Error::last_os_error()),
+            detail: format!(
+                "mmap of {len} bytes below 2 GiB failed: {}",
+                std::io::Error::last_os_error()
+            ),
         });
     }
     Ok(p as usize)
