@@ -106,7 +106,28 @@ pub enum Error {
 }
 
 impl fmt::Display for Error {
+    /// One line: control characters from input names are escaped as
+    /// `\xNN`, so a hostile name cannot break the line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut raw = String::new();
+        self.fmt_raw(&mut raw)?;
+        if !raw.chars().any(char::is_control) {
+            return f.write_str(&raw);
+        }
+        for c in raw.chars() {
+            if c.is_control() {
+                write!(f, "\\x{:02x}", c as u32)?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Error {
+    fn fmt_raw(&self, f: &mut String) -> fmt::Result {
+        use fmt::Write;
         match self {
             Error::Malformed { file, detail } => write!(f, "{file}: malformed object: {detail}"),
             Error::Unsupported { file, detail } => write!(f, "{file}: unsupported: {detail}"),

@@ -508,10 +508,10 @@ pub fn build<'a>(
         for (offset, r_type, r_sym, addend) in iter {
             let mapping = x86_64::map(r_type).map_err(|reason| Error::UnsupportedRelocation {
                 at: loc(offset),
-                relocation: format!(
-                    "{} ({r_type})",
-                    x86_64::reloc_name(r_type.min(u16::MAX as u32) as u16)
-                ),
+                relocation: match u16::try_from(r_type) {
+                    Ok(t) => format!("{} ({r_type})", x86_64::reloc_name(t)),
+                    Err(_) => format!("type {r_type}"),
+                },
                 reason,
             })?;
             let width = u64::from(mapping.width);
