@@ -48,10 +48,7 @@ pub fn write_file(
     gp: &GotPlt,
     abs: &[(String, u64)],
 ) -> Result<()> {
-    let io = |e| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    };
+    let io = |e| Error::Io { path: path.display().to_string(), source: e };
     let f = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
     write(&mut w, g, names, arch, alloc, gp, abs).map_err(io)?;
@@ -95,12 +92,7 @@ pub fn write(
     w.write_all(b"],\n\"sections\":[")?;
     let mut first = true;
     for s in &g.sections {
-        let live: Vec<_> = s
-            .blocks
-            .iter()
-            .map(|b| &g.blocks[b.index()])
-            .filter(|b| b.live)
-            .collect();
+        let live: Vec<_> = s.blocks.iter().map(|b| &g.blocks[b.index()]).filter(|b| b.live).collect();
         let Some(lo) = live.iter().map(|b| b.addr).min() else {
             continue;
         };
@@ -140,12 +132,7 @@ pub fn write(
         w.write_all(b",\"file\":")?;
         json_str(w, &g.files[sym.file.index()].name)?;
         w.write_all(b",\"section\":")?;
-        json_str(
-            w,
-            &section
-                .map(|s| names.str(s).into_owned())
-                .unwrap_or_default(),
-        )?;
+        json_str(w, &section.map(|s| names.str(s).into_owned()).unwrap_or_default())?;
         let kind = match sym.kind {
             SymbolKind::Defined => "defined",
             SymbolKind::Absolute => "absolute",
@@ -157,11 +144,7 @@ pub fn write(
             Scope::Hidden => "hidden",
             Scope::Local => "local",
         };
-        let linkage = if sym.linkage == Linkage::Weak {
-            "weak"
-        } else {
-            "strong"
-        };
+        let linkage = if sym.linkage == Linkage::Weak { "weak" } else { "strong" };
         write!(
             w,
             ",\"address\":\"{addr:#x}\",\"size\":{},\"linkage\":\"{linkage}\",\"scope\":\"{scope}\",\"kind\":\"{kind}\"}}",
@@ -205,11 +188,7 @@ pub fn write(
         json_str(w, &g.files[file.index()].name)?;
         w.write_all(b",\"target\":")?;
         json_str(w, &g.symbol_display(target, names))?;
-        write!(
-            w,
-            ",\"address\":\"{:#x}\",\"size\":8}}",
-            g.symbol_addr(entry)
-        )?;
+        write!(w, ",\"address\":\"{:#x}\",\"size\":8}}", g.symbol_addr(entry))?;
     }
     w.write_all(b"]}\n")
 }

@@ -24,11 +24,7 @@ impl fmt::Display for Location {
         if self.section.is_empty() {
             write!(f, "{}", self.file)
         } else {
-            write!(
-                f,
-                "{}: section {} offset {:#x}",
-                self.file, self.section, self.offset
-            )
+            write!(f, "{}: section {} offset {:#x}", self.file, self.section, self.offset)
         }
     }
 }

@@ -13,9 +13,7 @@ use std::sync::{Arc, Mutex};
 const JITLINK: &str = env!("CARGO_BIN_EXE_jitlink");
 
 fn dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("api")
-        .join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("api").join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
@@ -26,19 +24,8 @@ fn compile(name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let c = d.join(format!("{name}.c"));
     std::fs::write(&c, src).unwrap();
     let o = d.join(format!("{name}.o"));
-    let out = Command::new("gcc")
-        .args(flags)
-        .arg("-c")
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("gcc").args(flags).arg("-c").arg(&c).arg("-o").arg(&o).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     o
 }
 
@@ -54,10 +41,8 @@ fn object_bytes_host_callback_and_passes() {
         &["-O2"],
     );
     let mut s = Session::in_process();
-    s.add_object_bytes("callback.o", std::fs::read(&obj).unwrap())
-        .unwrap();
-    s.define_absolute("host_twice", host_twice as *const () as u64)
-        .unwrap();
+    s.add_object_bytes("callback.o", std::fs::read(&obj).unwrap()).unwrap();
+    s.define_absolute("host_twice", host_twice as *const () as u64).unwrap();
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
     for point in [
         PassPoint::PrePrune,
@@ -77,9 +62,7 @@ fn object_bytes_host_callback_and_passes() {
                     .expect("use_host in graph");
                 assert_eq!(use_host.kind, SymbolKind::Defined);
                 let addr = g.blocks[use_host.block.unwrap().index()].addr;
-                seen.lock()
-                    .unwrap()
-                    .push(format!("{point:?}:{}", addr != 0));
+                seen.lock().unwrap().push(format!("{point:?}:{}", addr != 0));
                 Ok(())
             }),
         );
@@ -87,13 +70,7 @@ fn object_bytes_host_callback_and_passes() {
     let id = s.link(&LinkOptions::default()).unwrap();
     assert_eq!(
         *seen.lock().unwrap(),
-        [
-            "PrePrune:false",
-            "PostPrune:false",
-            "PostAllocation:true",
-            "PreFixup:true",
-            "PostFixup:true"
-        ]
+        ["PrePrune:false", "PostPrune:false", "PostAllocation:true", "PreFixup:true", "PostFixup:true"]
     );
     let f = s.lookup("use_host").unwrap();
     // SAFETY: use_host is `int use_host(int)`, compiled for this host.
@@ -109,7 +86,11 @@ fn object_bytes_host_callback_and_passes() {
 
 #[test]
 fn errors_are_matchable() {
-    let obj = compile("undef_api", "extern int nowhere_a(void), nowhere_b(void); int f(void) { return nowhere_a() + nowhere_b(); }", &["-O2"]);
+    let obj = compile(
+        "undef_api",
+        "extern int nowhere_a(void), nowhere_b(void); int f(void) { return nowhere_a() + nowhere_b(); }",
+        &["-O2"],
+    );
     let mut s = Session::in_process();
     s.add_file(&obj).unwrap();
     match s.link(&LinkOptions::default()) {
@@ -126,10 +107,7 @@ fn errors_are_matchable() {
     s.add_file(&a).unwrap();
     s.link(&LinkOptions::default()).unwrap();
     s.add_file(&a).unwrap();
-    assert!(matches!(
-        s.link(&LinkOptions::default()),
-        Err(Error::DuplicateDefinition { .. })
-    ));
+    assert!(matches!(s.link(&LinkOptions::default()), Err(Error::DuplicateDefinition { .. })));
 }
 
 #[test]
@@ -138,33 +116,15 @@ fn shared_library_through_l_and_big_l() {
     let lib_c = d.join("greet.c");
     std::fs::write(&lib_c, "int greet_value(int x) { return x * 3 + 1; }\n").unwrap();
     let so = d.join("libgreet.so");
-    let out = Command::new("gcc")
-        .args(["-shared", "-fPIC", "-O2"])
-        .arg(&lib_c)
-        .arg("-o")
-        .arg(&so)
-        .output()
-        .unwrap();
+    let out = Command::new("gcc").args(["-shared", "-fPIC", "-O2"]).arg(&lib_c).arg("-o").arg(&so).output().unwrap();
     assert!(out.status.success());
     let main = compile(
         "shmain",
         "#include <stdio.h>\nextern int greet_value(int);\nint main(void) { printf(\"greet %d\\n\", greet_value(4)); return greet_value(1); }",
         &["-O2"],
     );
-    let out = Command::new(JITLINK)
-        .arg("run")
-        .arg(&main)
-        .arg("-L")
-        .arg(&d)
-        .args(["-l", "greet"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "greet 13\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(JITLINK).arg("run").arg(&main).arg("-L").arg(&d).args(["-l", "greet"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "greet 13\n", "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(4));
     // --name=value spellings and the slab options.
     let out = Command::new(JITLINK)
@@ -175,82 +135,41 @@ fn shared_library_through_l_and_big_l() {
         .arg("--slab-page-size=0x1000")
         .output()
         .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        "greet 13\n",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(JITLINK)
-        .arg(&main)
-        .args(["-l", "no_such_library_anywhere"])
-        .output()
-        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "greet 13\n", "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(JITLINK).arg(&main).args(["-l", "no_such_library_anywhere"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_library_anywhere"));
 }
 
 #[test]
 fn slab_too_small_is_an_error() {
-    let main = compile(
-        "slabsmall",
-        "static char big[1 << 20] = {1}; int main(void) { return big[0]; }",
-        &["-O0"],
-    );
-    let out = Command::new(JITLINK)
-        .arg("run")
-        .arg(&main)
-        .arg("--slab-allocate")
-        .arg("64")
-        .output()
-        .unwrap();
+    let main = compile("slabsmall", "static char big[1 << 20] = {1}; int main(void) { return big[0]; }", &["-O0"]);
+    let out = Command::new(JITLINK).arg("run").arg(&main).arg("--slab-allocate").arg("64").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("slab exhausted") && err.lines().count() == 1,
-        "{err}"
-    );
+    assert!(err.contains("slab exhausted") && err.lines().count() == 1, "{err}");
 }
 
 #[test]
 fn noexec_slab_address_is_reproducible() {
-    let obj = compile(
-        "repro",
-        "int g = 5; int *pg = &g; int f(void) { return *pg; }",
-        &["-O2"],
-    );
+    let obj = compile("repro", "int g = 5; int *pg = &g; int f(void) { return *pg; }", &["-O2"]);
     let d = dir("repro");
     let dumps: Vec<String> = (0..2)
         .map(|i| {
             let p = d.join(format!("d{i}.json"));
             let out = Command::new(JITLINK)
-                .args([
-                    "link",
-                    "--noexec",
-                    "--slab-address",
-                    "0x40000000",
-                    "--dump-json",
-                ])
+                .args(["link", "--noexec", "--slab-address", "0x40000000", "--dump-json"])
                 .arg(&p)
                 .arg(&obj)
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             std::fs::read_to_string(p).unwrap()
         })
         .collect();
     assert_eq!(dumps[0], dumps[1]);
     let v: serde_json::Value = serde_json::from_str(&dumps[0]).unwrap();
     assert_eq!(v["triple"], "x86_64-unknown-linux-gnu");
-    let g = v["symbols"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "g")
-        .unwrap();
+    let g = v["symbols"].as_array().unwrap().iter().find(|s| s["name"] == "g").unwrap();
     assert!(g["address"].as_str().unwrap().starts_with("0x4000"));
 }

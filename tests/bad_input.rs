@@ -12,9 +12,7 @@ use std::process::Command;
 use object::{Object, ObjectSection};
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/x86_64")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x86_64").join(name)
 }
 
 fn read_fixture(name: &str) -> Vec<u8> {
@@ -39,29 +37,14 @@ fn expect_failure(case: &str, extra: &[&str], files: &[PathBuf], must_name: &[&s
     cmd.env_remove("RUST_BACKTRACE");
     let out = cmd.output().expect("cannot run the jitlink binary");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "[{case}] jitlink panicked:\n{stderr}"
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "[{case}] expected exit status 1, got {:?}; stderr:\n{stderr}",
-        out.status
-    );
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "[{case}] jitlink panicked:\n{stderr}");
+    assert_eq!(out.status.code(), Some(1), "[{case}] expected exit status 1, got {:?}; stderr:\n{stderr}", out.status);
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "[{case}] expected exactly one line on stderr, got:\n{stderr}"
-    );
+    assert_eq!(lines.len(), 1, "[{case}] expected exactly one line on stderr, got:\n{stderr}");
     let line = lines[0].to_string();
     assert!(!line.trim().is_empty(), "[{case}] the error line is empty");
     for word in must_name {
-        assert!(
-            line.contains(word),
-            "[{case}] the error line does not name {word:?}: {line}"
-        );
+        assert!(line.contains(word), "[{case}] the error line does not name {word:?}: {line}");
     }
     line
 }
@@ -73,9 +56,7 @@ fn file_name(path: &Path) -> String {
 /// File offset of the first entry of `.rela.text` in `data`.
 fn first_rela_text_entry(data: &[u8]) -> usize {
     let obj = object::File::parse(data).expect("fixture parses");
-    let sec = obj
-        .section_by_name(".rela.text")
-        .expect("fixture has .rela.text");
+    let sec = obj.section_by_name(".rela.text").expect("fixture has .rela.text");
     let (off, size) = sec.file_range().expect(".rela.text has file contents");
     assert!(size >= 24 && size % 24 == 0, ".rela.text size {size}");
     off as usize
@@ -105,12 +86,7 @@ fn truncated_object() {
     let data = read_fixture("basic.o");
     let path = write_tmp("bad_input-truncated.o", &data[..100]);
     let name = file_name(&path);
-    expect_failure(
-        "truncated",
-        &["--phony-externals"],
-        &[path],
-        &[name.as_str()],
-    );
+    expect_failure("truncated", &["--phony-externals"], &[path], &[name.as_str()]);
 }
 
 #[test]
@@ -135,12 +111,7 @@ fn relocation_offset_past_section() {
     // .text of undef.o is 6 bytes long; put the fixup far past it.
     let path = patched_undef("bad_input-roffset.o", |_, info| (0x1000, info));
     let name = file_name(&path);
-    expect_failure(
-        "r_offset past section",
-        &["--phony-externals"],
-        &[path],
-        &[name.as_str()],
-    );
+    expect_failure("r_offset past section", &["--phony-externals"], &[path], &[name.as_str()]);
 }
 
 #[test]
@@ -148,40 +119,21 @@ fn relocation_offset_straddles_section_end() {
     // The 4-byte field would start at the last byte of .text (size 6).
     let path = patched_undef("bad_input-rstraddle.o", |_, info| (5, info));
     let name = file_name(&path);
-    expect_failure(
-        "r_offset straddles section end",
-        &["--phony-externals"],
-        &[path],
-        &[name.as_str()],
-    );
+    expect_failure("r_offset straddles section end", &["--phony-externals"], &[path], &[name.as_str()]);
 }
 
 #[test]
 fn relocation_symbol_index_out_of_range() {
-    let path = patched_undef("bad_input-rsym.o", |off, info| {
-        (off, (0x7fffu64 << 32) | (info & 0xffff_ffff))
-    });
+    let path = patched_undef("bad_input-rsym.o", |off, info| (off, (0x7fffu64 << 32) | (info & 0xffff_ffff)));
     let name = file_name(&path);
-    expect_failure(
-        "symbol index out of range",
-        &["--phony-externals"],
-        &[path],
-        &[name.as_str()],
-    );
+    expect_failure("symbol index out of range", &["--phony-externals"], &[path], &[name.as_str()]);
 }
 
 #[test]
 fn unknown_relocation_type() {
-    let path = patched_undef("bad_input-rtype.o", |off, info| {
-        (off, (info & !0xffff_ffffu64) | 200)
-    });
+    let path = patched_undef("bad_input-rtype.o", |off, info| (off, (info & !0xffff_ffffu64) | 200));
     let name = file_name(&path);
-    let line = expect_failure(
-        "unknown relocation type",
-        &["--phony-externals"],
-        &[path],
-        &[name.as_str()],
-    );
+    let line = expect_failure("unknown relocation type", &["--phony-externals"], &[path], &[name.as_str()]);
     let lower = line.to_lowercase();
     assert!(
         line.contains("200") || lower.contains("unknown") || lower.contains("unsupported"),
@@ -193,20 +145,10 @@ fn unknown_relocation_type() {
 #[test]
 fn undefined_symbol() {
     // Without --phony-externals (and missing_fn is not in the host process).
-    expect_failure(
-        "undefined symbol",
-        &[],
-        &[fixture("undef.o")],
-        &["missing_fn", "undef.o"],
-    );
+    expect_failure("undefined symbol", &[], &[fixture("undef.o")], &["missing_fn", "undef.o"]);
 }
 
 #[test]
 fn duplicate_strong_definition() {
-    expect_failure(
-        "duplicate definition",
-        &[],
-        &[fixture("dup_a.o"), fixture("dup_b.o")],
-        &["dup_a.o", "dup_b.o"],
-    );
+    expect_failure("duplicate definition", &[], &[fixture("dup_a.o"), fixture("dup_b.o")], &["dup_a.o", "dup_b.o"]);
 }

@@ -20,20 +20,11 @@ impl Rng {
 
 fn link_bytes(name: &str, bytes: Vec<u8>) -> Result<(), String> {
     let mut s = Session::new(
-        Box::new(SimulatedMemoryManager::new(
-            0x1000_0000,
-            Some(64 << 20),
-            4096,
-        )),
-        SessionOptions {
-            phony_externals: true,
-            verbose: false,
-        },
+        Box::new(SimulatedMemoryManager::new(0x1000_0000, Some(64 << 20), 4096)),
+        SessionOptions { phony_externals: true, verbose: false },
     );
     s.add_object_bytes(name, bytes).map_err(|e| e.to_string())?;
-    s.link(&LinkOptions::default())
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    s.link(&LinkOptions::default()).map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -44,10 +35,7 @@ fn mutated_objects_never_panic() {
     for f in ["basic.o", "got.o", "rel_basic.o", "comdat_a.o"] {
         let orig = std::fs::read(format!("{FIXTURES}/{f}")).unwrap();
         assert!(link_bytes(f, orig.clone()).is_ok(), "{f} links unmutated");
-        let rounds: usize = std::env::var("JITLINK_MUTATIONS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(1500);
+        let rounds: usize = std::env::var("JITLINK_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(1500);
         for i in 0..rounds {
             let mut m = orig.clone();
             let flips = 1 + (rng.next() % 4) as usize;

@@ -108,10 +108,7 @@ fn build(cc: &str, opt: &str) -> PathBuf {
     static BUILDS: OnceLock<Mutex<HashMap<String, Arc<OnceLock<BuildResult>>>>> = OnceLock::new();
     let key = format!("{cc}{opt}"); // e.g. "gcc-O2"
     let cell = {
-        let mut map = BUILDS
-            .get_or_init(|| Mutex::new(HashMap::new()))
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut map = BUILDS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|e| e.into_inner());
         map.entry(key.clone()).or_default().clone()
     };
     // Different keys build concurrently; the same key builds once (the
@@ -126,24 +123,15 @@ fn build(cc: &str, opt: &str) -> PathBuf {
 fn run_build(cc: &str, opt: &str, dir: &Path) -> BuildResult {
     let script = Path::new(ROOT).join("scripts").join("build-programs.sh");
     let mut cmd = Command::new("bash");
-    cmd.arg(&script)
-        .arg(dir)
-        .arg(opt)
-        .env("CC", cc)
-        .current_dir(ROOT);
+    cmd.arg(&script).arg(dir).arg(opt).env("CC", cc).current_dir(ROOT);
     if let Some(cargo) = option_env!("CARGO") {
         if std::env::var_os("CARGO").is_none() {
             cmd.env("CARGO", cargo);
         }
     }
     let started = Instant::now();
-    let out = run_with_timeout(&mut cmd, BUILD_TIMEOUT)
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    eprintln!(
-        "built programs with {cc} {opt} in {:.1}s: {}",
-        started.elapsed().as_secs_f64(),
-        dir.display()
-    );
+    let out = run_with_timeout(&mut cmd, BUILD_TIMEOUT).map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+    eprintln!("built programs with {cc} {opt} in {:.1}s: {}", started.elapsed().as_secs_f64(), dir.display());
     if !out.status.success() || out.timed_out {
         return Err(format!(
             "{} {} {opt} failed ({}{}):\n--- stdout\n{}\n--- stderr\n{}",
@@ -168,11 +156,7 @@ struct RunOutput {
 /// Runs `cmd` with stdin closed and stdout/stderr captured, killing it after
 /// `timeout`.
 fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<RunOutput> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let mut out_pipe = child.stdout.take().expect("stdout is piped");
     let mut err_pipe = child.stderr.take().expect("stderr is piped");
     let out_thread = std::thread::spawn(move || {
@@ -202,12 +186,7 @@ fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> std::io::Result<Run
     // programs here do not fork, so joining is fine.
     let stdout = out_thread.join().unwrap_or_default();
     let stderr = err_thread.join().unwrap_or_default();
-    Ok(RunOutput {
-        status,
-        stdout,
-        stderr,
-        timed_out,
-    })
+    Ok(RunOutput { status, stdout, stderr, timed_out })
 }
 
 fn describe(status: ExitStatus) -> String {
@@ -241,10 +220,7 @@ fn status_value(status: ExitStatus) -> i32 {
 
 fn shell_quote(s: &OsStr) -> String {
     let s = s.to_string_lossy();
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:+,".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./=:+,".contains(&b)) {
         s.into_owned()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -252,11 +228,7 @@ fn shell_quote(s: &OsStr) -> String {
 }
 
 fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(shell_quote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(shell_quote).collect::<Vec<_>>().join(" ")
 }
 
 /// The end of `bytes` (at most `max` bytes, from a line start), lossily decoded.
@@ -268,11 +240,7 @@ fn tail(bytes: &[u8], max: usize) -> String {
     while start < bytes.len() && bytes[start - 1] != b'\n' {
         start += 1;
     }
-    format!(
-        "[... {} bytes omitted ...]\n{}",
-        start,
-        String::from_utf8_lossy(&bytes[start..])
-    )
+    format!("[... {} bytes omitted ...]\n{}", start, String::from_utf8_lossy(&bytes[start..]))
 }
 
 /// A short line diff: the first differing line with a little context.
@@ -309,8 +277,7 @@ fn check_program(program: Program, cc: &str, opt: &str) {
     let mut native = Command::new(dir.join(program.native_exe()));
     native.args(&args).current_dir(ROOT);
     let native_cmd = command_line(&native);
-    let n = run_with_timeout(&mut native, RUN_TIMEOUT)
-        .unwrap_or_else(|e| panic!("cannot run {native_cmd}: {e}"));
+    let n = run_with_timeout(&mut native, RUN_TIMEOUT).unwrap_or_else(|e| panic!("cannot run {native_cmd}: {e}"));
     let native_stdout = String::from_utf8_lossy(&n.stdout);
     assert!(
         !n.timed_out
@@ -333,8 +300,7 @@ fn check_program(program: Program, cc: &str, opt: &str) {
     jit.args(["-l", "m", "--"]).args(&args).current_dir(ROOT);
     let jit_cmd = command_line(&jit);
     let started = Instant::now();
-    let j = run_with_timeout(&mut jit, RUN_TIMEOUT)
-        .unwrap_or_else(|e| panic!("cannot run {jit_cmd}: {e}"));
+    let j = run_with_timeout(&mut jit, RUN_TIMEOUT).unwrap_or_else(|e| panic!("cannot run {jit_cmd}: {e}"));
     let elapsed = started.elapsed();
 
     let same_stdout = j.stdout == n.stdout;
@@ -357,23 +323,11 @@ fn check_program(program: Program, cc: &str, opt: &str) {
             describe(n.status),
             n.stdout.len(),
             describe(j.status),
-            if j.timed_out {
-                format!(", TIMED OUT after {}s", RUN_TIMEOUT.as_secs())
-            } else {
-                String::new()
-            },
+            if j.timed_out { format!(", TIMED OUT after {}s", RUN_TIMEOUT.as_secs()) } else { String::new() },
             j.stdout.len(),
             elapsed.as_secs_f64(),
-            if same_stdout {
-                "is the same"
-            } else {
-                "differs"
-            },
-            if same_stdout {
-                String::new()
-            } else {
-                first_difference(&n.stdout, &j.stdout)
-            },
+            if same_stdout { "is the same" } else { "differs" },
+            if same_stdout { String::new() } else { first_difference(&n.stdout, &j.stdout) },
             tail(&j.stderr, 6000),
             tail(&j.stdout, 3000),
             tail(&n.stdout, 3000),

@@ -14,46 +14,30 @@ const JITLINK: &str = env!("CARGO_BIN_EXE_jitlink");
 const SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/variants");
 
 fn work_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("variants")
-        .join(name);
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("variants").join(name);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .env_remove("RUST_BACKTRACE")
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    let out = cmd.env_remove("RUST_BACKTRACE").output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     out
 }
 
 fn check(cmd: &mut Command) {
     let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 /// Runs the native executable and `jitlink run FILES -- ARGS`; returns an
 /// error text if stdout or the exit status differ.
 fn compare(native: &Path, files: &[PathBuf], args: &[&str]) -> Result<(), String> {
     let n = run(Command::new(native).args(args));
-    let j = run(Command::new(JITLINK)
-        .arg("run")
-        .args(files)
-        .arg("--")
-        .args(args));
+    let j = run(Command::new(JITLINK).arg("run").args(files).arg("--").args(args));
     if n.stdout != j.stdout || n.status.code() != j.status.code() {
         return Err(format!(
             "{native:?}: native status {:?} vs jitlink {:?}\n--- native\n{}--- jitlink\n{}--- jitlink stderr\n{}",
@@ -68,23 +52,12 @@ fn compare(native: &Path, files: &[PathBuf], args: &[&str]) -> Result<(), String
 }
 
 fn build_variant(cc: &str, flags: &[&str], dir: &Path) -> Result<(), String> {
-    let objs: Vec<PathBuf> = ["main", "util"]
-        .iter()
-        .map(|n| dir.join(format!("{n}.o")))
-        .collect();
+    let objs: Vec<PathBuf> = ["main", "util"].iter().map(|n| dir.join(format!("{n}.o"))).collect();
     for (n, o) in ["main", "util"].iter().zip(&objs) {
-        let out = run(Command::new(cc)
-            .args(flags)
-            .arg("-fcommon")
-            .arg("-c")
-            .arg(format!("{SRC}/{n}.c"))
-            .arg("-o")
-            .arg(o));
+        let out =
+            run(Command::new(cc).args(flags).arg("-fcommon").arg("-c").arg(format!("{SRC}/{n}.c")).arg("-o").arg(o));
         if !out.status.success() {
-            return Err(format!(
-                "{cc} {flags:?} {n}.c: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
+            return Err(format!("{cc} {flags:?} {n}.c: {}", String::from_utf8_lossy(&out.stderr)));
         }
     }
     let native = dir.join("native");
@@ -94,10 +67,7 @@ fn build_variant(cc: &str, flags: &[&str], dir: &Path) -> Result<(), String> {
     }
     let out = run(link.args(&objs).arg("-o").arg(&native));
     if !out.status.success() {
-        return Err(format!(
-            "native link {cc} {flags:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        return Err(format!("native link {cc} {flags:?}: {}", String::from_utf8_lossy(&out.stderr)));
     }
     compare(&native, &objs, &["an argument"]).map_err(|e| format!("{cc} {flags:?}: {e}"))
 }
@@ -151,13 +121,7 @@ fn flag_matrix_matches_native() {
         }
     });
     let failures = failures.into_inner().unwrap();
-    assert!(
-        failures.is_empty(),
-        "{} of {} variants differ:\n{}",
-        failures.len(),
-        jobs.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} variants differ:\n{}", failures.len(), jobs.len(), failures.join("\n"));
 }
 
 /// GNU, BSD, thin and index-less archives all load their members on demand.
@@ -166,29 +130,12 @@ fn archive_formats() {
     let dir = work_dir("archives");
     let main = dir.join("main.o");
     let util = dir.join("util.o");
-    check(
-        Command::new("gcc")
-            .args(["-O2", "-fcommon", "-c", &format!("{SRC}/main.c"), "-o"])
-            .arg(&main),
-    );
-    check(
-        Command::new("gcc")
-            .args(["-O2", "-fcommon", "-c", &format!("{SRC}/util.c"), "-o"])
-            .arg(&util),
-    );
+    check(Command::new("gcc").args(["-O2", "-fcommon", "-c", &format!("{SRC}/main.c"), "-o"]).arg(&main));
+    check(Command::new("gcc").args(["-O2", "-fcommon", "-c", &format!("{SRC}/util.c"), "-o"]).arg(&util));
     let native = dir.join("native");
-    check(
-        Command::new("gcc")
-            .arg(&main)
-            .arg(&util)
-            .arg("-o")
-            .arg(&native),
-    );
-    let mut kinds: Vec<(&str, Vec<&str>)> = vec![
-        ("gnu", vec!["ar", "rcs"]),
-        ("thin", vec!["ar", "rcsT"]),
-        ("noindex", vec!["ar", "rcS"]),
-    ];
+    check(Command::new("gcc").arg(&main).arg(&util).arg("-o").arg(&native));
+    let mut kinds: Vec<(&str, Vec<&str>)> =
+        vec![("gnu", vec!["ar", "rcs"]), ("thin", vec!["ar", "rcsT"]), ("noindex", vec!["ar", "rcS"])];
     if have("llvm-ar") {
         kinds.push(("bsd", vec!["llvm-ar", "--format=bsd", "rcs"]));
         kinds.push(("llvm-thin", vec!["llvm-ar", "--thin", "rcs"]));
@@ -199,8 +146,7 @@ fn archive_formats() {
         let lib = dir.join(format!("libutil-{name}.a"));
         let _ = std::fs::remove_file(&lib);
         check(Command::new(cmd[0]).args(&cmd[1..]).arg(&lib).arg(&util));
-        compare(&native, &[main.clone(), lib.clone()], &["x"])
-            .unwrap_or_else(|e| panic!("{name} archive: {e}"));
+        compare(&native, &[main.clone(), lib.clone()], &["x"]).unwrap_or_else(|e| panic!("{name} archive: {e}"));
     }
 }
 
@@ -212,11 +158,7 @@ fn initialiser_and_finaliser_order() {
     let mut objs = Vec::new();
     for n in ["order", "order2"] {
         let o = dir.join(format!("{n}.o"));
-        check(
-            Command::new("gcc")
-                .args(["-O1", "-c", &format!("{SRC}/{n}.c"), "-o"])
-                .arg(&o),
-        );
+        check(Command::new("gcc").args(["-O1", "-c", &format!("{SRC}/{n}.c"), "-o"]).arg(&o));
         objs.push(o);
     }
     let native = dir.join("native");
@@ -230,25 +172,10 @@ fn initialiser_and_finaliser_order() {
 fn remove_unmaps_link_memory() {
     let dir = work_dir("remove");
     let src = dir.join("f.c");
-    std::fs::write(
-        &src,
-        "int value = 41; int get(void) { return value + 1; }\n",
-    )
-    .unwrap();
+    std::fs::write(&src, "int value = 41; int get(void) { return value + 1; }\n").unwrap();
     let obj = dir.join("f.o");
-    check(
-        Command::new("gcc")
-            .args(["-O2", "-c"])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj),
-    );
-    let maps = || {
-        std::fs::read_to_string("/proc/self/maps")
-            .unwrap()
-            .lines()
-            .count()
-    };
+    check(Command::new("gcc").args(["-O2", "-c"]).arg(&src).arg("-o").arg(&obj));
+    let maps = || std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
     let mut s = jitlink::Session::in_process();
     let mut baseline = 0;
     for i in 0..200 {
@@ -264,11 +191,7 @@ fn remove_unmaps_link_memory() {
             baseline = maps();
         }
         if i > 10 {
-            assert!(
-                maps() <= baseline + 2,
-                "mappings grew from {baseline} to {}",
-                maps()
-            );
+            assert!(maps() <= baseline + 2, "mappings grew from {baseline} to {}", maps());
         }
     }
 }

@@ -65,8 +65,8 @@ use std::process::{Command, Output};
 use object::elf;
 use object::read::elf::{ElfFile64, SectionHeader as _};
 use object::{
-    Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget,
-    SectionFlags, SectionIndex, SectionKind, SymbolFlags, SymbolIndex, SymbolKind, SymbolSection,
+    Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionFlags, SectionIndex,
+    SectionKind, SymbolFlags, SymbolIndex, SymbolKind, SymbolSection,
 };
 use serde_json::Value;
 
@@ -180,9 +180,7 @@ fn sign_extend(value: u64, width: usize) -> i64 {
 // ---------------------------------------------------------------------------
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/x86_64")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x86_64").join(name)
 }
 
 fn tmp_file(name: &str) -> PathBuf {
@@ -198,19 +196,10 @@ fn run_jitlink(args: &[String]) -> Output {
 }
 
 fn base_args() -> Vec<String> {
-    [
-        "link",
-        "--noexec",
-        "--slab-address",
-        SLAB,
-        "--abs",
-        "ext_near=0x10080000",
-        "--abs",
-        "ext_far=0x7f0000000000",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    ["link", "--noexec", "--slab-address", SLAB, "--abs", "ext_near=0x10080000", "--abs", "ext_far=0x7f0000000000"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn abs_values() -> HashMap<String, u64> {
@@ -265,16 +254,10 @@ struct Dump {
 }
 
 fn parse_addr(v: &Value, what: &str) -> u64 {
-    let s = v
-        .as_str()
-        .unwrap_or_else(|| panic!("dump: {what}: expected an address string \"0x..\", got {v}"));
-    let h = s
-        .strip_prefix("0x")
-        .unwrap_or_else(|| panic!("dump: {what}: address {s:?} does not start with 0x"));
+    let s = v.as_str().unwrap_or_else(|| panic!("dump: {what}: expected an address string \"0x..\", got {v}"));
+    let h = s.strip_prefix("0x").unwrap_or_else(|| panic!("dump: {what}: address {s:?} does not start with 0x"));
     assert!(
-        !h.is_empty()
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "dump: {what}: address {s:?} is not lower-case hex"
     );
     u64::from_str_radix(h, 16).unwrap_or_else(|e| panic!("dump: {what}: bad address {s:?}: {e}"))
@@ -283,14 +266,10 @@ fn parse_addr(v: &Value, what: &str) -> u64 {
 fn parse_hex_bytes(s: &str, what: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "dump: {what}: odd number of hex digits");
     assert!(
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
         "dump: {what}: bytes are not lower-case hex without separators"
     );
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
 fn str_of(v: &Value, key: &str, what: &str) -> String {
@@ -301,15 +280,11 @@ fn str_of(v: &Value, key: &str, what: &str) -> String {
 }
 
 fn num_of(v: &Value, key: &str, what: &str) -> u64 {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("dump: {what}: missing number field {key:?} in {v}"))
+    v.get(key).and_then(Value::as_u64).unwrap_or_else(|| panic!("dump: {what}: missing number field {key:?} in {v}"))
 }
 
 fn array_of<'v>(root: &'v Value, key: &str) -> &'v Vec<Value> {
-    root.get(key)
-        .and_then(Value::as_array)
-        .unwrap_or_else(|| panic!("dump: missing array {key:?}"))
+    root.get(key).and_then(Value::as_array).unwrap_or_else(|| panic!("dump: missing array {key:?}"))
 }
 
 impl Dump {
@@ -323,10 +298,7 @@ impl Dump {
             .enumerate()
             .map(|(i, m)| {
                 let what = format!("memory[{i}]");
-                (
-                    parse_addr(&m["address"], &what),
-                    parse_hex_bytes(&str_of(m, "bytes", &what), &what),
-                )
+                (parse_addr(&m["address"], &what), parse_hex_bytes(&str_of(m, "bytes", &what), &what))
             })
             .collect();
         let sections = array_of(&root, "sections")
@@ -350,11 +322,7 @@ impl Dump {
                 DSymbol {
                     name: str_of(s, "name", &what),
                     file: str_of(s, "file", &what),
-                    section: s
-                        .get("section")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string(),
+                    section: s.get("section").and_then(Value::as_str).unwrap_or("").to_string(),
                     address: parse_addr(&s["address"], &what),
                     size: s.get("size").and_then(Value::as_u64).unwrap_or(0),
                     linkage: str_of(s, "linkage", &what),
@@ -372,11 +340,7 @@ impl Dump {
                     DEntry {
                         file: str_of(s, "file", &what),
                         target: str_of(s, "target", &what),
-                        kind: s
-                            .get("kind")
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string(),
+                        kind: s.get("kind").and_then(Value::as_str).unwrap_or("").to_string(),
                         address: parse_addr(&s["address"], &what),
                         size: num_of(s, "size", &what),
                     }
@@ -385,13 +349,7 @@ impl Dump {
         };
         let stubs = entries("stubs");
         let got = entries("got");
-        Dump {
-            memory,
-            sections,
-            symbols,
-            stubs,
-            got,
-        }
+        Dump { memory, sections, symbols, stubs, got }
     }
 
     fn read(&self, addr: u64, len: usize) -> Option<&[u8]> {
@@ -407,17 +365,12 @@ impl Dump {
 
     fn bytes(&self, addr: u64, len: usize, what: &str) -> &[u8] {
         self.read(addr, len).unwrap_or_else(|| {
-            panic!(
-                "{what}: {len} byte(s) at {addr:#x} are not inside any `memory` range of the dump"
-            )
+            panic!("{what}: {len} byte(s) at {addr:#x} are not inside any `memory` range of the dump")
         })
     }
 
     fn read_le(&self, addr: u64, width: usize, what: &str) -> u64 {
-        self.bytes(addr, width, what)
-            .iter()
-            .rev()
-            .fold(0u64, |acc, b| (acc << 8) | *b as u64)
+        self.bytes(addr, width, what).iter().rev().fold(0u64, |acc, b| (acc << 8) | *b as u64)
     }
 
     fn got_base(&self) -> u64 {
@@ -459,9 +412,8 @@ fn link(tag: &str, files: &[&str]) -> Linked {
     let mut inputs = Vec::new();
     for f in files {
         let path = fixture(f);
-        let data = fs::read(&path).unwrap_or_else(|e| {
-            panic!("cannot read fixture {} ({e}); run regen.sh", path.display())
-        });
+        let data =
+            fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {} ({e}); run regen.sh", path.display()));
         inputs.push((f.to_string(), data));
         args.push(path.to_string_lossy().into_owned());
     }
@@ -473,13 +425,8 @@ fn link(tag: &str, files: &[&str]) -> Linked {
         args.join(" "),
         output.status
     );
-    let text = fs::read_to_string(&out)
-        .unwrap_or_else(|e| panic!("[{tag}] no dump written to {}: {e}", out.display()));
-    Linked {
-        tag: tag.to_string(),
-        inputs,
-        dump: Dump::parse(&text),
-    }
+    let text = fs::read_to_string(&out).unwrap_or_else(|e| panic!("[{tag}] no dump written to {}: {e}", out.display()));
+    Linked { tag: tag.to_string(), inputs, dump: Dump::parse(&text) }
 }
 
 /// How a relocation was resolved (for assertions on the fixture's coverage).
@@ -535,10 +482,7 @@ fn is_alloc(section: &object::Section<'_, '_>) -> bool {
 }
 
 fn is_nobits(section: &object::Section<'_, '_>) -> bool {
-    matches!(
-        section.kind(),
-        SectionKind::UninitializedData | SectionKind::UninitializedTls
-    )
+    matches!(section.kind(), SectionKind::UninitializedData | SectionKind::UninitializedTls)
 }
 
 impl<'a> Ctx<'a> {
@@ -547,8 +491,8 @@ impl<'a> Ctx<'a> {
             .inputs
             .iter()
             .map(|(name, data)| {
-                let file = object::File::parse(&data[..])
-                    .unwrap_or_else(|e| panic!("fixture {name} does not parse: {e}"));
+                let file =
+                    object::File::parse(&data[..]).unwrap_or_else(|e| panic!("fixture {name} does not parse: {e}"));
                 (name.as_str(), file)
             })
             .collect();
@@ -564,13 +508,7 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        Ctx {
-            tag: &linked.tag,
-            dump: &linked.dump,
-            objs,
-            dropped,
-            abs: abs_values(),
-        }
+        Ctx { tag: &linked.tag, dump: &linked.dump, objs, dropped, abs: abs_values() }
     }
 
     fn file_index(&self, file: &str) -> Option<usize> {
@@ -587,13 +525,8 @@ impl<'a> Ctx<'a> {
         let file = self.objs[i].0;
         let name = self.section_name(i, sec);
         self.find_section(file, &name).unwrap_or_else(|| {
-            let listed: Vec<&str> = self
-                .dump
-                .sections
-                .iter()
-                .filter(|s| s.file == file)
-                .map(|s| s.name.as_str())
-                .collect();
+            let listed: Vec<&str> =
+                self.dump.sections.iter().filter(|s| s.file == file).map(|s| s.name.as_str()).collect();
             panic!(
                 "[{}] section {name} of {file} is not in the dump's `sections` (listed for {file}: {listed:?})",
                 self.tag
@@ -602,18 +535,8 @@ impl<'a> Ctx<'a> {
     }
 
     fn find_section(&self, file: &str, name: &str) -> Option<(u64, u64)> {
-        let found: Vec<&DSection> = self
-            .dump
-            .sections
-            .iter()
-            .filter(|s| s.file == file && s.name == name)
-            .collect();
-        assert!(
-            found.len() <= 1,
-            "[{}] the dump lists section {name} of {file} {} times",
-            self.tag,
-            found.len()
-        );
+        let found: Vec<&DSection> = self.dump.sections.iter().filter(|s| s.file == file && s.name == name).collect();
+        assert!(found.len() <= 1, "[{}] the dump lists section {name} of {file} {} times", self.tag, found.len());
         found.first().map(|s| (s.address, s.size))
     }
 
@@ -654,16 +577,10 @@ impl<'a> Ctx<'a> {
         let (file, obj) = &self.objs[j];
         let sym = obj.symbol_by_index(idx).expect("symbol index");
         match sym.section() {
-            SymbolSection::Absolute => Def {
-                addr: sym.address(),
-                size: sym.size(),
-            },
+            SymbolSection::Absolute => Def { addr: sym.address(), size: sym.size() },
             SymbolSection::Section(sec) => {
                 let (base, _) = self.section_addr(j, sec);
-                Def {
-                    addr: base + sym.address(),
-                    size: sym.size(),
-                }
+                Def { addr: base + sym.address(), size: sym.size() }
             }
             SymbolSection::Common => {
                 let name = sym.name().unwrap();
@@ -673,21 +590,11 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .find(|d| d.name == name && d.file == *file && d.kind != "external")
                     .unwrap_or_else(|| {
-                        panic!(
-                            "[{}] COMMON symbol {name} of {file} is not in the dump's `symbols`",
-                            self.tag
-                        )
+                        panic!("[{}] COMMON symbol {name} of {file} is not in the dump's `symbols`", self.tag)
                     });
-                Def {
-                    addr: d.address,
-                    size: sym.size(),
-                }
+                Def { addr: d.address, size: sym.size() }
             }
-            other => panic!(
-                "[{}] symbol {:?} of {file}: unexpected section {other:?}",
-                self.tag,
-                sym.name()
-            ),
+            other => panic!("[{}] symbol {:?} of {file}: unexpected section {other:?}", self.tag, sym.name()),
         }
     }
 
@@ -702,24 +609,12 @@ impl<'a> Ctx<'a> {
             return Def { addr: *v, size: 0 };
         }
         if name == "_GLOBAL_OFFSET_TABLE_" {
-            return Def {
-                addr: self.dump.got_base(),
-                size: 0,
-            };
+            return Def { addr: self.dump.got_base(), size: 0 };
         }
         for (prefix, is_start) in [("__start_", true), ("__stop_", false)] {
             if let Some(sec) = name.strip_prefix(prefix) {
-                let secs: Vec<&DSection> = self
-                    .dump
-                    .sections
-                    .iter()
-                    .filter(|s| s.name == sec)
-                    .collect();
-                assert!(
-                    !secs.is_empty(),
-                    "[{}] {name} (used by {from}): no section {sec} in the dump",
-                    self.tag
-                );
+                let secs: Vec<&DSection> = self.dump.sections.iter().filter(|s| s.name == sec).collect();
+                assert!(!secs.is_empty(), "[{}] {name} (used by {from}): no section {sec} in the dump", self.tag);
                 let addr = if is_start {
                     secs.iter().map(|s| s.address).min().unwrap()
                 } else {
@@ -728,10 +623,7 @@ impl<'a> Ctx<'a> {
                 return Def { addr, size: 0 };
             }
         }
-        panic!(
-            "[{}] {name} (used by {from}) is defined by no input and no --abs",
-            self.tag
-        )
+        panic!("[{}] {name} (used by {from}) is defined by no input and no --abs", self.tag)
     }
 
     /// S (and Z) for relocation target `idx` of object `i`, plus the name
@@ -742,10 +634,7 @@ impl<'a> Ctx<'a> {
             .symbol_by_index(idx)
             .unwrap_or_else(|e| panic!("[{}] {file}: bad symbol index {}: {e}", self.tag, idx.0));
         if sym.kind() == SymbolKind::Section {
-            let sec = sym
-                .section()
-                .index()
-                .expect("section symbol without section");
+            let sec = sym.section().index().expect("section symbol without section");
             let (addr, size) = self.section_addr(i, sec);
             return (self.section_name(i, sec), Def { addr, size });
         }
@@ -761,10 +650,7 @@ impl<'a> Ctx<'a> {
     fn resolve_entry_target(&self, file: &str, target: &str) -> u64 {
         if let Some(i) = self.file_index(file) {
             let obj = &self.objs[i].1;
-            if let Some(s) = obj
-                .symbols()
-                .find(|s| s.is_local() && !s.is_undefined() && s.name() == Ok(target))
-            {
+            if let Some(s) = obj.symbols().find(|s| s.is_local() && !s.is_undefined() && s.name() == Ok(target)) {
                 return self.own_def(i, s.index()).addr;
             }
         }
@@ -785,10 +671,7 @@ impl<'a> Ctx<'a> {
             "{what}: goes through {e:#x}, which is not a `got` entry for {target} (entries for it: {entries:?})"
         );
         let held = self.dump.read_le(e, 8, what);
-        assert_eq!(
-            held, s,
-            "{what}: GOT entry {e:#x} for {target} holds {held:#x}, expected S = {s:#x}"
-        );
+        assert_eq!(held, s, "{what}: GOT entry {e:#x} for {target} holds {held:#x}, expected S = {s:#x}");
     }
 
     /// `l` must be a `stubs` entry for `target` that jumps to `s`.
@@ -800,10 +683,7 @@ impl<'a> Ctx<'a> {
             .filter(|x| x.target == target)
             .map(|x| format!("{}:{:#x}", x.file, x.address))
             .collect();
-        assert!(
-            !stubs.is_empty(),
-            "{what}: needs a stub for {target}, but the dump's `stubs` lists none"
-        );
+        assert!(!stubs.is_empty(), "{what}: needs a stub for {target}, but the dump's `stubs` lists none");
         assert!(
             self.dump.stubs.iter().any(|x| x.target == target && x.address == l),
             "{what}: branches to {l:#x}, which is not a stub for {target} (stubs for it: {stubs:?})"
@@ -815,11 +695,7 @@ impl<'a> Ctx<'a> {
     /// and the slot (a `got` entry for the target) holds S.
     fn check_stub_bytes(&self, what: &str, target: &str, l: u64, s: u64) {
         let b = self.dump.bytes(l, 6, what);
-        assert_eq!(
-            &b[..2],
-            &[0xff, 0x25],
-            "{what}: stub at {l:#x} for {target} is not `jmp *rel32(%rip)`: {b:02x?}"
-        );
+        assert_eq!(&b[..2], &[0xff, 0x25], "{what}: stub at {l:#x} for {target} is not `jmp *rel32(%rip)`: {b:02x?}");
         let rel = i32::from_le_bytes([b[2], b[3], b[4], b[5]]) as i64;
         let slot = (l as i64 + 6 + rel) as u64;
         self.check_got_entry(&format!("{what} (stub {l:#x})"), target, slot, s);
@@ -848,24 +724,12 @@ impl<'a> Ctx<'a> {
             RelocationTarget::Absolute => ("<absolute>".to_string(), Def { addr: 0, size: 0 }),
             other => panic!("{file}: unexpected relocation target {other:?}"),
         };
-        let what = format!(
-            "[{}] {file} {sec_name}+{offset:#x} {} -> {target_name}",
-            self.tag,
-            type_name(r_type)
-        );
-        assert!(
-            off + width <= orig.len(),
-            "{what}: fixture relocation past its section"
-        );
+        let what = format!("[{}] {file} {sec_name}+{offset:#x} {} -> {target_name}", self.tag, type_name(r_type));
+        assert!(off + width <= orig.len(), "{what}: fixture relocation past its section");
         let a: i128 = if rel.has_implicit_addend() {
-            let raw = orig[off..off + width]
-                .iter()
-                .rev()
-                .fold(0u64, |acc, b| (acc << 8) | *b as u64);
-            let zero_extend = matches!(
-                r_type,
-                elf::R_X86_64_32 | elf::R_X86_64_16 | elf::R_X86_64_8 | elf::R_X86_64_SIZE32
-            );
+            let raw = orig[off..off + width].iter().rev().fold(0u64, |acc, b| (acc << 8) | *b as u64);
+            let zero_extend =
+                matches!(r_type, elf::R_X86_64_32 | elf::R_X86_64_16 | elf::R_X86_64_8 | elf::R_X86_64_SIZE32);
             if width == 0 {
                 0
             } else if zero_extend {
@@ -938,34 +802,19 @@ impl<'a> Ctx<'a> {
                 let got = self.dump.got_base() as i128;
                 let actual = field(p, 8) as i64 as i128;
                 let l = actual - a + got;
-                self.check_stub(
-                    &format!("{what} (L - GOT + A)"),
-                    &target_name,
-                    l as u64,
-                    def.addr,
-                );
+                self.check_stub(&format!("{what} (L - GOT + A)"), &target_name, l as u64, def.addr);
             }
             elf::R_X86_64_GOTPCREL => {
                 how = How::GotLoad;
                 let actual = sign_extend(field(p, 4), 4) as i128;
                 let e = actual - a + p;
-                self.check_got_entry(
-                    &format!("{what} (G + GOT + A - P)"),
-                    &target_name,
-                    e as u64,
-                    def.addr,
-                );
+                self.check_got_entry(&format!("{what} (G + GOT + A - P)"), &target_name, e as u64, def.addr);
             }
             elf::R_X86_64_GOTPCREL64 => {
                 how = How::GotLoad;
                 let actual = field(p, 8) as i64 as i128;
                 let e = actual - a + p;
-                self.check_got_entry(
-                    &format!("{what} (G + GOT + A - P)"),
-                    &target_name,
-                    e as u64,
-                    def.addr,
-                );
+                self.check_got_entry(&format!("{what} (G + GOT + A - P)"), &target_name, e as u64, def.addr);
             }
             elf::R_X86_64_GOT64 => {
                 how = How::GotLoad;
@@ -975,10 +824,7 @@ impl<'a> Ctx<'a> {
                 self.check_got_entry(&format!("{what} (G + A)"), &target_name, e as u64, def.addr);
             }
             elf::R_X86_64_GOTPCRELX | elf::R_X86_64_REX_GOTPCRELX => {
-                assert!(
-                    off >= 2,
-                    "{what}: fixture GOTPCRELX without an opcode before it"
-                );
+                assert!(off >= 2, "{what}: fixture GOTPCRELX without an opcode before it");
                 range = off - 2..off + 4;
                 let (op, modrm) = (orig[off - 2], orig[off - 1]);
                 let direct = s + a - p;
@@ -1011,12 +857,7 @@ impl<'a> Ctx<'a> {
                     );
                     let actual = sign_extend(field(p, 4), 4) as i128;
                     let e = actual - a + p;
-                    self.check_got_entry(
-                        &format!("{what} (G + GOT + A - P)"),
-                        &target_name,
-                        e as u64,
-                        def.addr,
-                    );
+                    self.check_got_entry(&format!("{what} (G + GOT + A - P)"), &target_name, e as u64, def.addr);
                 }
             }
             other => panic!("{what}: relocation type {other} is not modelled"),
@@ -1059,24 +900,12 @@ impl<'a> Ctx<'a> {
                     continue;
                 }
                 let (base, dsize) = self.section_addr(i, section.index());
-                assert_eq!(
-                    dsize, size,
-                    "[{}] {file} {name}: size in the dump differs from the object's",
-                    self.tag
-                );
+                assert_eq!(dsize, size, "[{}] {file} {name}: size in the dump differs from the object's", self.tag);
                 let align = section.align().max(1);
-                assert_eq!(
-                    base % align,
-                    0,
-                    "[{}] {file} {name} at {base:#x} is not aligned to {align}",
-                    self.tag
-                );
+                assert_eq!(base % align, 0, "[{}] {file} {name} at {base:#x} is not aligned to {align}", self.tag);
                 let nobits = is_nobits(&section);
-                let orig: Vec<u8> = if nobits {
-                    vec![0; size as usize]
-                } else {
-                    section.data().expect("section data").to_vec()
-                };
+                let orig: Vec<u8> =
+                    if nobits { vec![0; size as usize] } else { section.data().expect("section data").to_vec() };
                 let mut touched = vec![false; size as usize];
                 for (offset, rel) in section.relocations() {
                     let (rec, range) = self.check_one(i, &name, base, &orig, offset, &rel);
@@ -1092,10 +921,7 @@ impl<'a> Ctx<'a> {
                     .take(8)
                     .map(|k| format!("+{k:#x}: {:02x} (object: {:02x})", now[k], orig[k]))
                     .collect();
-                assert!(
-                    bad.is_empty(),
-                    "{what}: bytes no relocation touches differ from the object's: {bad:?}"
-                );
+                assert!(bad.is_empty(), "{what}: bytes no relocation touches differ from the object's: {bad:?}");
             }
         }
         out
@@ -1112,9 +938,7 @@ impl<'a> Ctx<'a> {
                     Ok(n) if !n.is_empty() => n,
                     _ => continue,
                 };
-                if matches!(sym.kind(), SymbolKind::Section | SymbolKind::File)
-                    || sym.is_undefined()
-                {
+                if matches!(sym.kind(), SymbolKind::Section | SymbolKind::File) || sym.is_undefined() {
                     continue;
                 }
                 if let SymbolSection::Section(sec) = sym.section() {
@@ -1134,16 +958,13 @@ impl<'a> Ctx<'a> {
                     .collect();
                 assert!(!listed.is_empty(), "{what}: not in the dump's `symbols`");
                 let def = self.own_def(i, sym.index());
-                let d = listed
-                    .iter()
-                    .find(|d| d.address == def.addr)
-                    .unwrap_or_else(|| {
-                        panic!(
-                            "{what}: listed at {:x?}, expected {:#x}",
-                            listed.iter().map(|d| d.address).collect::<Vec<_>>(),
-                            def.addr
-                        )
-                    });
+                let d = listed.iter().find(|d| d.address == def.addr).unwrap_or_else(|| {
+                    panic!(
+                        "{what}: listed at {:x?}, expected {:#x}",
+                        listed.iter().map(|d| d.address).collect::<Vec<_>>(),
+                        def.addr
+                    )
+                });
                 assert_eq!(d.size, sym.size(), "{what}: size");
                 let (st_other, weak) = match sym.flags() {
                     SymbolFlags::Elf { st_other, .. } => (st_other, sym.is_weak()),
@@ -1159,11 +980,7 @@ impl<'a> Ctx<'a> {
                 };
                 assert_eq!(d.scope, scope, "{what}: scope");
                 if !sym.is_local() {
-                    assert_eq!(
-                        d.linkage,
-                        if weak { "weak" } else { "strong" },
-                        "{what}: linkage"
-                    );
+                    assert_eq!(d.linkage, if weak { "weak" } else { "strong" }, "{what}: linkage");
                 }
                 match sym.section() {
                     SymbolSection::Absolute => assert_eq!(d.kind, "absolute", "{what}: kind"),
@@ -1192,20 +1009,14 @@ impl<'a> Ctx<'a> {
     /// jumps through a GOT slot that holds its target's address.
     fn check_got_and_stubs(&self) {
         for g in &self.dump.got {
-            let what = format!(
-                "[{}] got entry {:#x} ({} for {})",
-                self.tag, g.address, g.file, g.target
-            );
+            let what = format!("[{}] got entry {:#x} ({} for {})", self.tag, g.address, g.file, g.target);
             assert_eq!(g.size, 8, "{what}: size");
             let s = self.resolve_entry_target(&g.file, &g.target);
             let held = self.dump.read_le(g.address, 8, &what);
             assert_eq!(held, s, "{what}: holds {held:#x}, expected {s:#x}");
         }
         for st in &self.dump.stubs {
-            let what = format!(
-                "[{}] stub {:#x} ({} for {})",
-                self.tag, st.address, st.file, st.target
-            );
+            let what = format!("[{}] stub {:#x} ({} for {})", self.tag, st.address, st.file, st.target);
             let s = self.resolve_entry_target(&st.file, &st.target);
             self.check_stub_bytes(&what, &st.target, st.address, s);
         }
@@ -1215,11 +1026,7 @@ impl<'a> Ctx<'a> {
 /// Every `sections`, `symbols` (except external/absolute), `stubs` and
 /// `got` entry lies inside a `memory` range; ranges do not overlap.
 fn check_coverage(tag: &str, dump: &Dump) {
-    let mut ranges: Vec<(u64, u64)> = dump
-        .memory
-        .iter()
-        .map(|(a, b)| (*a, *a + b.len() as u64))
-        .collect();
+    let mut ranges: Vec<(u64, u64)> = dump.memory.iter().map(|(a, b)| (*a, *a + b.len() as u64)).collect();
     ranges.sort();
     for w in ranges.windows(2) {
         assert!(
@@ -1280,24 +1087,11 @@ fn check_coverage(tag: &str, dump: &Dump) {
 }
 
 fn assert_how(recs: &[Checked], file: &str, r_type: u32, target: &str, how: How) {
-    let matching: Vec<&Checked> = recs
-        .iter()
-        .filter(|r| r.file == file && r.r_type == r_type && r.target == target)
-        .collect();
-    assert!(
-        !matching.is_empty(),
-        "no {} relocation against {target} in {file} was checked",
-        type_name(r_type)
-    );
+    let matching: Vec<&Checked> =
+        recs.iter().filter(|r| r.file == file && r.r_type == r_type && r.target == target).collect();
+    assert!(!matching.is_empty(), "no {} relocation against {target} in {file} was checked", type_name(r_type));
     for r in matching {
-        assert_eq!(
-            r.how,
-            how,
-            "{file} {}+{:#x} {} -> {target}",
-            r.section,
-            r.offset,
-            type_name(r_type)
-        );
+        assert_eq!(r.how, how, "{file} {}+{:#x} {} -> {target}", r.section, r.offset, type_name(r_type));
     }
 }
 
@@ -1312,15 +1106,8 @@ fn relocs_against(file: &str, target: &str) -> Vec<(String, u64, u32, i64)> {
             if let RelocationTarget::Symbol(idx) = rel.target() {
                 let sym = obj.symbol_by_index(idx).unwrap();
                 if sym.name() == Ok(target) {
-                    let RelocationFlags::Elf { r_type } = rel.flags() else {
-                        unreachable!()
-                    };
-                    out.push((
-                        section.name().unwrap().to_string(),
-                        offset,
-                        r_type,
-                        rel.addend(),
-                    ));
+                    let RelocationFlags::Elf { r_type } = rel.flags() else { unreachable!() };
+                    out.push((section.name().unwrap().to_string(), offset, r_type, rel.addend()));
                 }
             }
         }
@@ -1348,31 +1135,18 @@ const REL: &[&str] = &["rel_basic.o", "rel_abs.o"];
 #[test]
 fn fixtures_cover_every_relocation_type() {
     let mut seen: HashMap<u32, BTreeSet<String>> = HashMap::new();
-    for f in [
-        "basic.o",
-        "basic_defs.o",
-        "got.o",
-        "comdat_a.o",
-        "comdat_b.o",
-        "rel_basic.o",
-    ] {
+    for f in ["basic.o", "basic_defs.o", "got.o", "comdat_a.o", "comdat_b.o", "rel_basic.o"] {
         let data = fs::read(fixture(f)).unwrap_or_else(|e| panic!("{f}: {e}; run regen.sh"));
         let obj = object::File::parse(&data[..]).unwrap();
         assert_eq!(obj.architecture(), object::Architecture::X86_64, "{f}");
         for section in obj.sections() {
             for (_, rel) in section.relocations() {
-                let RelocationFlags::Elf { r_type } = rel.flags() else {
-                    unreachable!()
-                };
+                let RelocationFlags::Elf { r_type } = rel.flags() else { unreachable!() };
                 seen.entry(r_type).or_default().insert(f.to_string());
             }
         }
     }
-    let missing: Vec<&str> = REQUIRED_TYPES
-        .iter()
-        .filter(|(t, _)| !seen.contains_key(t))
-        .map(|(_, n)| *n)
-        .collect();
+    let missing: Vec<&str> = REQUIRED_TYPES.iter().filter(|(t, _)| !seen.contains_key(t)).map(|(_, n)| *n).collect();
     assert!(missing.is_empty(), "no fixture uses {missing:?}");
 }
 
@@ -1385,29 +1159,19 @@ fn rel_fixture_uses_sht_rel() {
     for section in file.sections() {
         let h = section.elf_section_header();
         let name = section.name().unwrap().to_string();
-        assert_ne!(
-            h.sh_type(endian),
-            elf::SHT_RELA,
-            "rel_basic.o still has SHT_RELA section {name}"
-        );
+        assert_ne!(h.sh_type(endian), elf::SHT_RELA, "rel_basic.o still has SHT_RELA section {name}");
         if h.sh_type(endian) == elf::SHT_REL {
             assert_eq!(h.sh_entsize(endian), 16, "{name}: entsize");
             rel_sections.push(name);
         }
     }
-    assert!(
-        rel_sections.contains(&".rel.text".to_string()),
-        "rel sections: {rel_sections:?}"
-    );
+    assert!(rel_sections.contains(&".rel.text".to_string()), "rel sections: {rel_sections:?}");
     let obj = object::File::parse(&data[..]).unwrap();
     let text = obj.section_by_name(".text").unwrap();
     let relocs: Vec<_> = text.relocations().collect();
     assert!(!relocs.is_empty());
     for (off, rel) in &relocs {
-        assert!(
-            rel.has_implicit_addend(),
-            ".text+{off:#x}: explicit addend in a REL object"
-        );
+        assert!(rel.has_implicit_addend(), ".text+{off:#x}: explicit addend in a REL object");
     }
     // The first relocation is `call rel_fn`: its implicit addend -4 is in the field.
     let off = relocs[0].0;
@@ -1425,27 +1189,9 @@ fn basic_relocations() {
     let ctx = Ctx::new(&l);
     let recs = ctx.check_all();
     assert_how(&recs, "basic.o", elf::R_X86_64_PLT32, "gfunc", How::Direct);
-    assert_how(
-        &recs,
-        "basic.o",
-        elf::R_X86_64_PLT32,
-        "ext_near",
-        How::Direct,
-    );
-    assert_how(
-        &recs,
-        "basic.o",
-        elf::R_X86_64_PLT32,
-        "ext_far",
-        How::ViaStub,
-    );
-    assert_how(
-        &recs,
-        "basic_defs.o",
-        elf::R_X86_64_PLT32,
-        "main",
-        How::Direct,
-    );
+    assert_how(&recs, "basic.o", elf::R_X86_64_PLT32, "ext_near", How::Direct);
+    assert_how(&recs, "basic.o", elf::R_X86_64_PLT32, "ext_far", How::ViaStub);
+    assert_how(&recs, "basic_defs.o", elf::R_X86_64_PLT32, "main", How::Direct);
     let types: BTreeSet<u32> = recs.iter().map(|r| r.r_type).collect();
     for t in [
         elf::R_X86_64_NONE,
@@ -1472,26 +1218,14 @@ fn basic_symbol_flavours() {
     let d = &l.dump;
 
     // COMMON: a zero-filled allocation, aligned as .comm asked (24 bytes, 16).
-    let common: Vec<&DSymbol> = d
-        .symbols
-        .iter()
-        .filter(|s| s.name == "common_sym" && s.file == "basic.o" && s.kind != "external")
-        .collect();
+    let common: Vec<&DSymbol> =
+        d.symbols.iter().filter(|s| s.name == "common_sym" && s.file == "basic.o" && s.kind != "external").collect();
     assert_eq!(common.len(), 1, "common_sym entries: {common:?}");
     let c = common[0];
     assert_eq!(c.file, "basic.o");
-    assert_eq!(
-        c.address % 16,
-        0,
-        "common_sym at {:#x} is not 16-byte aligned",
-        c.address
-    );
+    assert_eq!(c.address % 16, 0, "common_sym at {:#x} is not 16-byte aligned", c.address);
     assert_eq!(c.size, 24, "common_sym size");
-    assert_eq!(
-        d.bytes(c.address, 24, "common_sym"),
-        &[0u8; 24][..],
-        "common_sym is not zero-filled"
-    );
+    assert_eq!(d.bytes(c.address, 24, "common_sym"), &[0u8; 24][..], "common_sym is not zero-filled");
 
     // A symbol exactly at the end of its section.
     let (end_sec, end_size) = section_of(d, "basic.o", ".data.end");
@@ -1502,11 +1236,7 @@ fn basic_symbol_flavours() {
         .filter(|s| s.name == "end_sym" && s.file == "basic.o" && s.kind == "defined")
         .map(|s| s.address)
         .collect();
-    assert_eq!(
-        ends,
-        vec![end_sec + 8],
-        "end_sym must sit at the end of .data.end"
-    );
+    assert_eq!(ends, vec![end_sec + 8], "end_sym must sit at the end of .data.end");
 
     // __start_mysec / __stop_mysec: the bytes basic_defs.o's
     // `.quad __stop_mysec` became, and basic.o's leaq displacements.
@@ -1515,15 +1245,9 @@ fn basic_symbol_flavours() {
     let (defs_data, _) = section_of(d, "basic_defs.o", ".data");
     let stop_refs = relocs_against("basic_defs.o", "__stop_mysec");
     assert_eq!(stop_refs.len(), 1);
-    assert_eq!(
-        d.read_le(defs_data + stop_refs[0].1, 8, "__stop_mysec"),
-        mysec + mysec_size
-    );
+    assert_eq!(d.read_le(defs_data + stop_refs[0].1, 8, "__stop_mysec"), mysec + mysec_size);
     let (text, _) = section_of(d, "basic.o", ".text");
-    for (sym, want) in [
-        ("__start_mysec", mysec),
-        ("__stop_mysec", mysec + mysec_size),
-    ] {
+    for (sym, want) in [("__start_mysec", mysec), ("__stop_mysec", mysec + mysec_size)] {
         let refs = relocs_against("basic.o", sym);
         assert_eq!(refs.len(), 1, "{sym}");
         let (_, off, r_type, addend) = refs[0];
@@ -1531,11 +1255,7 @@ fn basic_symbol_flavours() {
         let p = text + off;
         let got = sign_extend(d.read_le(p, 4, sym), 4);
         assert_eq!(got, want as i64 + addend - p as i64, "{sym} displacement");
-        for s in d
-            .symbols
-            .iter()
-            .filter(|s| s.name == sym && s.kind != "external")
-        {
+        for s in d.symbols.iter().filter(|s| s.name == sym && s.kind != "external") {
             assert_eq!(s.address, want, "dump's {sym}");
         }
     }
@@ -1555,11 +1275,7 @@ fn basic_symbol_flavours() {
             };
             let w = field_width(r_type);
             let want = truncate(value as i128 + addend as i128, w);
-            assert_eq!(
-                d.read_le(base + off, w, sym),
-                want,
-                "{sym} at {sec}+{off:#x}"
-            );
+            assert_eq!(d.read_le(base + off, w, sym), want, "{sym} at {sec}+{off:#x}");
         }
     }
 
@@ -1578,19 +1294,11 @@ fn basic_symbol_flavours() {
     }
 
     // Locals with the same name in two files stay apart.
-    let ldata: BTreeSet<(String, u64)> = d
-        .symbols
-        .iter()
-        .filter(|s| s.name == "ldata")
-        .map(|s| (s.file.clone(), s.address))
-        .collect();
+    let ldata: BTreeSet<(String, u64)> =
+        d.symbols.iter().filter(|s| s.name == "ldata").map(|s| (s.file.clone(), s.address)).collect();
     let (defs_data_addr, _) = section_of(d, "basic_defs.o", ".data");
-    let want: BTreeSet<(String, u64)> = [
-        ("basic.o".to_string(), data),
-        ("basic_defs.o".to_string(), defs_data_addr + 8),
-    ]
-    .into_iter()
-    .collect();
+    let want: BTreeSet<(String, u64)> =
+        [("basic.o".to_string(), data), ("basic_defs.o".to_string(), defs_data_addr + 8)].into_iter().collect();
     assert_eq!(ldata, want, "local ldata of both files");
 }
 
@@ -1605,9 +1313,7 @@ fn got_relocations() {
     let l = link("got_relocations", GOT);
     let ctx = Ctx::new(&l);
     let recs = ctx.check_all();
-    use elf::{
-        R_X86_64_GOTPCREL as GOTPCREL, R_X86_64_GOTPCRELX as X, R_X86_64_REX_GOTPCRELX as REX,
-    };
+    use elf::{R_X86_64_GOTPCREL as GOTPCREL, R_X86_64_GOTPCRELX as X, R_X86_64_REX_GOTPCRELX as REX};
     assert_how(&recs, "got.o", REX, "gdata", How::Relaxed);
     assert_how(&recs, "got.o", REX, "lvar", How::Relaxed);
     assert_how(&recs, "got.o", REX, "ext_near", How::Relaxed);
@@ -1618,36 +1324,15 @@ fn got_relocations() {
     assert_how(&recs, "got.o", X, "ext_far", How::GotLoad);
     assert_how(&recs, "got.o", GOTPCREL, "gvar", How::GotLoad);
     assert_how(&recs, "got.o", GOTPCREL, "ext_far", How::GotLoad);
-    assert_how(
-        &recs,
-        "got.o",
-        elf::R_X86_64_PLTOFF64,
-        "gfunc",
-        How::ViaStub,
-    );
-    assert_how(
-        &recs,
-        "got.o",
-        elf::R_X86_64_PLTOFF64,
-        "ext_far",
-        How::ViaStub,
-    );
-    assert_how(
-        &recs,
-        "got.o",
-        elf::R_X86_64_PLTOFF64,
-        "ext_near",
-        How::ViaStub,
-    );
+    assert_how(&recs, "got.o", elf::R_X86_64_PLTOFF64, "gfunc", How::ViaStub);
+    assert_how(&recs, "got.o", elf::R_X86_64_PLTOFF64, "ext_far", How::ViaStub);
+    assert_how(&recs, "got.o", elf::R_X86_64_PLTOFF64, "ext_near", How::ViaStub);
     assert_how(&recs, "got.o", elf::R_X86_64_PLT32, "ext_far", How::ViaStub);
     // The three relaxed GOTPCRELX forms all occur (mov, call, jmp).
     let data = fs::read(fixture("got.o")).unwrap();
     let obj = object::File::parse(&data[..]).unwrap();
     let mut forms = BTreeSet::new();
-    for r in recs
-        .iter()
-        .filter(|r| r.file == "got.o" && r.how == How::Relaxed)
-    {
+    for r in recs.iter().filter(|r| r.file == "got.o" && r.how == How::Relaxed) {
         let sec = obj.section_by_name(&r.section).unwrap();
         let bytes = sec.data().unwrap();
         let (op, modrm) = (bytes[r.offset as usize - 2], bytes[r.offset as usize - 1]);
@@ -1679,16 +1364,10 @@ fn got_entries_and_stubs_point_at_their_targets() {
     ctx.check_got_and_stubs();
     // GOT64/GOTPCREL64/GOTPCREL need entries, PLTOFF64 and far PLT32 stubs.
     for t in ["gvar", "ext_far"] {
-        assert!(
-            l.dump.got.iter().any(|g| g.target == t),
-            "no `got` entry for {t}"
-        );
+        assert!(l.dump.got.iter().any(|g| g.target == t), "no `got` entry for {t}");
     }
     for t in ["gfunc", "ext_far", "ext_near"] {
-        assert!(
-            l.dump.stubs.iter().any(|s| s.target == t),
-            "no stub for {t}"
-        );
+        assert!(l.dump.stubs.iter().any(|s| s.target == t), "no stub for {t}");
     }
     // _GLOBAL_OFFSET_TABLE_ is listed (GOTPC32/GOTPC64/GOTOFF64 depend on it).
     let _ = l.dump.got_base();
@@ -1705,10 +1384,7 @@ fn basic_set_stubs_point_at_their_targets() {
     let l = link("basic_stubs", BASIC);
     let ctx = Ctx::new(&l);
     ctx.check_got_and_stubs();
-    assert!(
-        l.dump.stubs.iter().any(|s| s.target == "ext_far"),
-        "no stub for ext_far"
-    );
+    assert!(l.dump.stubs.iter().any(|s| s.target == "ext_far"), "no stub for ext_far");
 }
 
 #[test]
@@ -1725,9 +1401,7 @@ fn comdat_first_definition_wins() {
     // comdat_a.o's .text.foo is kept, comdat_b.o's is gone.
     let (foo_a, foo_a_size) = section_of(d, "comdat_a.o", ".text.foo");
     assert!(
-        !d.sections
-            .iter()
-            .any(|s| s.file == "comdat_b.o" && s.name == ".text.foo"),
+        !d.sections.iter().any(|s| s.file == "comdat_b.o" && s.name == ".text.foo"),
         "comdat_b.o's .text.foo must be dropped"
     );
     let a_data = &l.inputs[0].1;
@@ -1737,19 +1411,11 @@ fn comdat_first_definition_wins() {
     // movl $0xaaaaaaaa, %eax: comdat_a.o's body (b's is movl $0xbbbbbbbb).
     assert_eq!(d.bytes(foo_a, 5, "foo"), &[0xb8, 0xaa, 0xaa, 0xaa, 0xaa]);
     // Its relocations were the ones applied (checked by check_all).
-    assert!(recs
-        .iter()
-        .any(|r| r.file == "comdat_a.o" && r.section == ".text.foo"));
-    assert!(!recs
-        .iter()
-        .any(|r| r.file == "comdat_b.o" && r.section == ".text.foo"));
+    assert!(recs.iter().any(|r| r.file == "comdat_a.o" && r.section == ".text.foo"));
+    assert!(!recs.iter().any(|r| r.file == "comdat_b.o" && r.section == ".text.foo"));
 
     // `foo` resolves to comdat_a.o's copy, from both objects.
-    for s in d
-        .symbols
-        .iter()
-        .filter(|s| s.name == "foo" && s.kind == "defined")
-    {
+    for s in d.symbols.iter().filter(|s| s.name == "foo" && s.kind == "defined") {
         assert_eq!(s.address, foo_a, "dump symbol foo ({})", s.file);
     }
     for file in ["comdat_a.o", "comdat_b.o"] {
@@ -1774,11 +1440,7 @@ fn comdat_first_definition_wins() {
     assert!(!weak_refs.is_empty());
     for (sec, off, _, addend) in weak_refs.iter().filter(|r| r.0 == ".data") {
         let v = d.read_le(a_data_addr + off, 8, "weak_over");
-        assert_eq!(
-            v,
-            b_data + 0x10 + *addend as u64,
-            "comdat_a.o {sec}+{off:#x} -> weak_over"
-        );
+        assert_eq!(v, b_data + 0x10 + *addend as u64, "comdat_a.o {sec}+{off:#x} -> weak_over");
     }
 }
 
@@ -1793,43 +1455,17 @@ fn rel_relocations() {
     let l = link("rel_relocations", REL);
     let ctx = Ctx::new(&l);
     let recs = ctx.check_all();
-    let implicit = recs
-        .iter()
-        .filter(|r| r.file == "rel_basic.o" && r.implicit_addend)
-        .count();
+    let implicit = recs.iter().filter(|r| r.file == "rel_basic.o" && r.implicit_addend).count();
     assert!(implicit >= 20, "only {implicit} REL relocations checked");
-    assert_how(
-        &recs,
-        "rel_basic.o",
-        elf::R_X86_64_PLT32,
-        "ext_far",
-        How::ViaStub,
-    );
-    assert_how(
-        &recs,
-        "rel_basic.o",
-        elf::R_X86_64_REX_GOTPCRELX,
-        "rel_data",
-        How::Relaxed,
-    );
-    assert_how(
-        &recs,
-        "rel_basic.o",
-        elf::R_X86_64_REX_GOTPCRELX,
-        "ext_far",
-        How::GotLoad,
-    );
+    assert_how(&recs, "rel_basic.o", elf::R_X86_64_PLT32, "ext_far", How::ViaStub);
+    assert_how(&recs, "rel_basic.o", elf::R_X86_64_REX_GOTPCRELX, "rel_data", How::Relaxed);
+    assert_how(&recs, "rel_basic.o", elf::R_X86_64_REX_GOTPCRELX, "ext_far", How::GotLoad);
     ctx.check_got_and_stubs();
 }
 
 #[test]
 fn dump_entries_lie_in_memory() {
-    for (tag, files) in [
-        ("cover_basic", BASIC),
-        ("cover_got", GOT),
-        ("cover_comdat", COMDAT),
-        ("cover_rel", REL),
-    ] {
+    for (tag, files) in [("cover_basic", BASIC), ("cover_got", GOT), ("cover_comdat", COMDAT), ("cover_rel", REL)] {
         let l = link(tag, files);
         check_coverage(tag, &l.dump);
     }
@@ -1847,17 +1483,11 @@ fn out_of_range(file: &str, want_type: u32) {
     let mut relocs = Vec::new();
     for section in obj.sections() {
         for (offset, rel) in section.relocations() {
-            let RelocationFlags::Elf { r_type } = rel.flags() else {
-                unreachable!()
-            };
+            let RelocationFlags::Elf { r_type } = rel.flags() else { unreachable!() };
             relocs.push((section.name().unwrap().to_string(), offset, r_type));
         }
     }
-    assert_eq!(
-        relocs.len(),
-        1,
-        "{file} must have exactly one relocation: {relocs:?}"
-    );
+    assert_eq!(relocs.len(), 1, "{file} must have exactly one relocation: {relocs:?}");
     let (section, offset, r_type) = relocs.pop().unwrap();
     assert_eq!(r_type, want_type, "{file}: fixture relocation type");
     let tname = type_name(r_type);
@@ -1866,30 +1496,13 @@ fn out_of_range(file: &str, want_type: u32) {
     args.push(fixture(file).to_string_lossy().into_owned());
     let out = run_jitlink(&args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{file}: exit status; stderr:\n{stderr}"
-    );
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{file}: panic:\n{stderr}"
-    );
+    assert_eq!(out.status.code(), Some(1), "{file}: exit status; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{file}: panic:\n{stderr}");
     let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(
-        lines.len(),
-        1,
-        "{file}: expected exactly one line on stderr, got:\n{stderr}"
-    );
+    assert_eq!(lines.len(), 1, "{file}: expected exactly one line on stderr, got:\n{stderr}");
     let line = lines[0];
-    assert!(
-        line.contains(file),
-        "{file}: the error does not name the file: {line}"
-    );
-    assert!(
-        line.contains(&section),
-        "{file}: the error does not name section {section}: {line}"
-    );
+    assert!(line.contains(file), "{file}: the error does not name the file: {line}");
+    assert!(line.contains(&section), "{file}: the error does not name section {section}: {line}");
     // The type name as a whole word (R_X86_64_32 must not match R_X86_64_32S).
     let named = line.match_indices(&tname).any(|(at, _)| {
         let next = line[at + tname.len()..].chars().next();
@@ -1899,17 +1512,11 @@ fn out_of_range(file: &str, want_type: u32) {
     let offsets: Vec<u64> = line
         .match_indices("0x")
         .filter_map(|(at, _)| {
-            let hex: String = line[at + 2..]
-                .chars()
-                .take_while(|c| c.is_ascii_hexdigit())
-                .collect();
+            let hex: String = line[at + 2..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
             u64::from_str_radix(&hex, 16).ok()
         })
         .collect();
-    assert!(
-        offsets.contains(&offset),
-        "{file}: the error does not give the offset {offset:#x} in hex: {line}"
-    );
+    assert!(offsets.contains(&offset), "{file}: the error does not give the offset {offset:#x} in hex: {line}");
 }
 
 #[test]

@@ -93,13 +93,7 @@ impl Arch {
     /// # Errors
     /// As the architecture's `apply_fixup`.
     #[inline]
-    pub fn apply_fixup(
-        self,
-        k: EdgeKind,
-        block: &mut [u8],
-        offset: usize,
-        v: &FixupInput,
-    ) -> Result<(), FixupError> {
+    pub fn apply_fixup(self, k: EdgeKind, block: &mut [u8], offset: usize, v: &FixupInput) -> Result<(), FixupError> {
         match self {
             Arch::X86_64 => x86_64::fixup::apply_fixup(k, block, offset, v),
         }
@@ -123,10 +117,7 @@ impl Arch {
     /// a link using them on its own symbols must live below 2 GiB.
     pub fn needs_low_address(self, k: EdgeKind) -> bool {
         match self {
-            Arch::X86_64 => matches!(
-                k,
-                x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED
-            ),
+            Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
         }
     }
 
@@ -141,11 +132,7 @@ impl Arch {
     ///
     /// # Errors
     /// As the architecture's pass.
-    pub fn build_got_and_stubs(
-        self,
-        g: &mut LinkGraph<'_>,
-        names: &mut Interner,
-    ) -> Result<GotPlt> {
+    pub fn build_got_and_stubs(self, g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         match self {
             Arch::X86_64 => x86_64::got_plt::build(g, names),
         }

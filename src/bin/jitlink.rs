@@ -10,11 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 #[derive(Parser)]
-#[command(
-    name = "jitlink",
-    version,
-    about = "A JIT linker: link relocatable objects in memory and run them"
-)]
+#[command(name = "jitlink", version, about = "A JIT linker: link relocatable objects in memory and run them")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -131,26 +127,15 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
         None => None,
     };
     let slab_size = match &opts.slab_allocate {
-        Some(s) => {
-            Some(parse_size(s).ok_or_else(|| usage(format!("--slab-allocate {s}: not a size")))?)
-        }
+        Some(s) => Some(parse_size(s).ok_or_else(|| usage(format!("--slab-allocate {s}: not a size")))?),
         None => None,
     };
     let memory: Box<dyn MemoryManager> = match (&opts.slab_address, opts.noexec) {
         (Some(a), true) => {
-            let addr =
-                parse_int(a).ok_or_else(|| usage(format!("--slab-address {a}: not an address")))?;
-            Box::new(SimulatedMemoryManager::new(
-                addr,
-                slab_size,
-                page.unwrap_or_else(jitlink::memory::host_page_size),
-            ))
+            let addr = parse_int(a).ok_or_else(|| usage(format!("--slab-address {a}: not an address")))?;
+            Box::new(SimulatedMemoryManager::new(addr, slab_size, page.unwrap_or_else(jitlink::memory::host_page_size)))
         }
-        (Some(_), false) => {
-            return Err(usage(
-                "--slab-address is only meaningful with --noexec".into(),
-            ))
-        }
+        (Some(_), false) => return Err(usage("--slab-address is only meaningful with --noexec".into())),
         (None, _) => match slab_size {
             Some(size) => Box::new(InProcessMemoryManager::with_slab(size, page)?),
             None => Box::new(InProcessMemoryManager::new()),
@@ -161,17 +146,10 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
             return Err(usage(format!("--triple {t}: unsupported target")));
         }
     }
-    let mut session = Session::new(
-        memory,
-        SessionOptions {
-            phony_externals: opts.phony_externals,
-            verbose: opts.verbose,
-        },
-    );
+    let mut session =
+        Session::new(memory, SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose });
     for a in &opts.abs {
-        let (name, addr) = a
-            .split_once('=')
-            .ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
+        let (name, addr) = a.split_once('=').ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
         let addr = parse_int(addr).ok_or_else(|| usage(format!("--abs {a}: bad address")))?;
         session.define_absolute(name, addr)?;
     }
@@ -189,21 +167,15 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
     if session.arch() == jitlink::arch::Arch::host() && !opts.libs.iter().any(|l| l == "c") {
         session.add_library("c")?;
     }
-    let link_opts = LinkOptions {
-        dump_json: opts.dump_json.clone(),
-        show_addrs: opts.show_addrs,
-        show_graph: opts.show_graph,
-    };
+    let link_opts =
+        LinkOptions { dump_json: opts.dump_json.clone(), show_addrs: opts.show_addrs, show_graph: opts.show_graph };
     let id = session.link(&link_opts)?;
     if opts.noexec || !exec {
         return Ok(0);
     }
-    let entry = session.lookup(&opts.entry).ok_or_else(|| {
-        usage(format!(
-            "entry point {} is not defined by any input",
-            opts.entry
-        ))
-    })?;
+    let entry = session
+        .lookup(&opts.entry)
+        .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
     let mut argv = vec![opts.files[0].display().to_string()];
     argv.extend(opts.args.iter().cloned());
     let session: &'static mut Session = Box::leak(Box::new(session));
@@ -222,10 +194,7 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
 
 fn main() {
     std::panic::set_hook(Box::new(|info| {
-        let loc = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
+        let loc = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
         let msg = info
             .payload()
             .downcast_ref::<&str>()
@@ -237,10 +206,7 @@ fn main() {
     }));
     let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Some(first) = args.get(1).and_then(|a| a.to_str()) {
-        if !matches!(
-            first,
-            "run" | "link" | "help" | "-h" | "--help" | "-V" | "--version"
-        ) {
+        if !matches!(first, "run" | "link" | "help" | "-h" | "--help" | "-V" | "--version") {
             args.insert(1, "run".into());
         }
     }

@@ -32,11 +32,7 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
         return elf::identify(name, data);
     }
     let head = &data[..data.len().min(512)];
-    if !head.is_empty()
-        && head
-            .iter()
-            .all(|&b| b.is_ascii() && (b >= 0x20 || b.is_ascii_whitespace()))
-    {
+    if !head.is_empty() && head.iter().all(|&b| b.is_ascii() && (b >= 0x20 || b.is_ascii_whitespace())) {
         let text = String::from_utf8_lossy(head);
         if text.contains("GROUP") || text.contains("INPUT") {
             return Ok(FileKind::LinkerScript);

@@ -35,12 +35,7 @@ impl Interner {
     /// Panics if the total of all names exceeds 4 GiB.
     pub fn intern(&mut self, name: &[u8]) -> NameId {
         let hash = self.hasher.hash_one(name);
-        let Self {
-            bytes,
-            spans,
-            table,
-            hasher,
-        } = self;
+        let Self { bytes, spans, table, hasher } = self;
         let found = table.find(hash, |&idx| {
             let (start, len) = spans[idx as usize];
             &bytes[start as usize..(start + len) as usize] == name
@@ -62,9 +57,7 @@ impl Interner {
     /// Looks `name` up without interning it.
     pub fn get(&self, name: &[u8]) -> Option<NameId> {
         let hash = self.hasher.hash_one(name);
-        self.table
-            .find(hash, |&idx| self.span_bytes(idx) == name)
-            .map(|&i| NameId(i))
+        self.table.find(hash, |&idx| self.span_bytes(idx) == name).map(|&i| NameId(i))
     }
 
     /// The bytes of an interned name.
@@ -107,9 +100,6 @@ mod tests {
             let id = i.intern(s.as_bytes());
             assert_eq!(i.bytes(id), s.as_bytes());
         }
-        assert_eq!(
-            i.get(b"sym777").map(|id| i.str(id).into_owned()),
-            Some("sym777".into())
-        );
+        assert_eq!(i.get(b"sym777").map(|id| i.str(id).into_owned()), Some("sym777".into()));
     }
 }

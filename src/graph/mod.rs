@@ -309,41 +309,18 @@ impl<'a> LinkGraph<'a> {
 
     /// Adds an input file.
     pub fn add_file(&mut self, name: String) -> FileId {
-        self.files.push(FileInfo {
-            name,
-            got_base: None,
-            reloc_name: no_reloc_name,
-        });
+        self.files.push(FileInfo { name, got_base: None, reloc_name: no_reloc_name });
         FileId(self.files.len() as u32 - 1)
     }
 
     /// Adds an empty section.
-    pub fn add_section(
-        &mut self,
-        name: NameId,
-        file: FileId,
-        prot: Prot,
-        role: SectionRole,
-    ) -> SectionId {
-        self.sections.push(Section {
-            name,
-            file,
-            prot,
-            role,
-            blocks: SmallVec::new(),
-            keep: false,
-        });
+    pub fn add_section(&mut self, name: NameId, file: FileId, prot: Prot, role: SectionRole) -> SectionId {
+        self.sections.push(Section { name, file, prot, role, blocks: SmallVec::new(), keep: false });
         SectionId(self.sections.len() as u32 - 1)
     }
 
     /// Adds a block at the end of `section`.
-    pub fn add_block(
-        &mut self,
-        section: SectionId,
-        content: Content<'a>,
-        size: u64,
-        align: u64,
-    ) -> BlockId {
+    pub fn add_block(&mut self, section: SectionId, content: Content<'a>, size: u64, align: u64) -> BlockId {
         let id = BlockId(self.blocks.len() as u32);
         self.blocks.push(Block {
             section,
@@ -429,11 +406,7 @@ impl<'a> LinkGraph<'a> {
 
     /// Number of edges in live blocks.
     pub fn edge_count(&self) -> usize {
-        self.blocks
-            .iter()
-            .filter(|b| b.live)
-            .map(|b| b.edges.len())
-            .sum()
+        self.blocks.iter().filter(|b| b.live).map(|b| b.edges.len()).sum()
     }
 
     /// Display name of a symbol for messages.
@@ -470,12 +443,7 @@ mod tests {
         let a = g.global_ref(n, f);
         let b = g.global_ref(n, f);
         assert_eq!(a, b);
-        let text = g.add_section(
-            names.intern(b".text"),
-            f,
-            Prot::ReadExec,
-            SectionRole::Regular,
-        );
+        let text = g.add_section(names.intern(b".text"), f, Prot::ReadExec, SectionRole::Regular);
         let blk = g.add_block(text, Content::Borrowed(&[0x90; 16]), 16, 16);
         g.blocks[blk.index()].addr = 0x1000;
         let s = g.add_anonymous(blk, 4, f);

@@ -5,9 +5,7 @@
 
 use crate::arch::{Arch, FixupError, FixupInput};
 use crate::error::{Error, Location, Result};
-use crate::graph::{
-    BlockId, Content, Interner, LinkGraph, NameId, Prot, SectionRole, SymbolId, SymbolKind,
-};
+use crate::graph::{BlockId, Content, Interner, LinkGraph, NameId, Prot, SectionRole, SymbolId, SymbolKind};
 use crate::memory::{AllocRequest, Allocation, MemoryManager};
 
 /// Where in the pipeline a user pass runs.
@@ -58,12 +56,8 @@ impl PassConfig {
 /// Gives every common symbol zero-fill storage of its size and alignment
 /// in a `COMMON` section of its file.
 pub fn allocate_commons(g: &mut LinkGraph<'_>, names: &mut Interner) {
-    let commons: Vec<SymbolId> = g
-        .globals
-        .values()
-        .copied()
-        .filter(|s| g.symbols[s.index()].kind == SymbolKind::Common)
-        .collect();
+    let commons: Vec<SymbolId> =
+        g.globals.values().copied().filter(|s| g.symbols[s.index()].kind == SymbolKind::Common).collect();
     if commons.is_empty() {
         return;
     }
@@ -74,9 +68,8 @@ pub fn allocate_commons(g: &mut LinkGraph<'_>, names: &mut Interner) {
             let sym = &g.symbols[s.index()];
             (sym.file, sym.size, sym.value)
         };
-        let sec = *per_file
-            .entry(file)
-            .or_insert_with(|| g.add_section(name, file, Prot::ReadWrite, SectionRole::Common));
+        let sec =
+            *per_file.entry(file).or_insert_with(|| g.add_section(name, file, Prot::ReadWrite, SectionRole::Common));
         let b = g.add_block(sec, Content::Zero, size, align);
         let sym = &mut g.symbols[s.index()];
         sym.kind = SymbolKind::Defined;
@@ -235,11 +228,11 @@ pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
             seg.align = seg.align.max(blk.align);
         }
     }
-    request.low_2gib = g.blocks.iter().filter(|b| b.live).any(|b| {
-        b.edges
-            .iter()
-            .any(|e| arch.needs_low_address(e.kind) && g.is_defined_here(e.target))
-    });
+    request.low_2gib = g
+        .blocks
+        .iter()
+        .filter(|b| b.live)
+        .any(|b| b.edges.iter().any(|e| arch.needs_low_address(e.kind) && g.is_defined_here(e.target)));
     Layout { request, placed }
 }
 
@@ -248,11 +241,7 @@ pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
 ///
 /// # Errors
 /// The memory manager's errors.
-pub fn allocate(
-    g: &mut LinkGraph<'_>,
-    lay: &Layout,
-    mm: &mut dyn MemoryManager,
-) -> Result<Box<dyn Allocation>> {
+pub fn allocate(g: &mut LinkGraph<'_>, lay: &Layout, mm: &mut dyn MemoryManager) -> Result<Box<dyn Allocation>> {
     let mut alloc = mm.allocate(&lay.request)?;
     let bases = Prot::ALL.map(|p| alloc.segment(p).target);
     for &(b, prot, off) in &lay.placed {
@@ -271,10 +260,7 @@ fn final_target(g: &LinkGraph<'_>, mut s: SymbolId) -> SymbolId {
     for _ in 0..2 {
         let sym = &g.symbols[s.index()];
         let Some(b) = sym.block else { break };
-        if !matches!(
-            g.block_section(b).role,
-            SectionRole::Got | SectionRole::Stubs
-        ) {
+        if !matches!(g.block_section(b).role, SectionRole::Got | SectionRole::Stubs) {
             break;
         }
         match g.blocks[b.index()].edges.first() {
@@ -291,18 +277,9 @@ fn final_target(g: &LinkGraph<'_>, mut s: SymbolId) -> SymbolId {
 /// [`Error::OutOfRange`] naming file, section, offset, relocation and
 /// target when a value does not fit; [`Error::Malformed`] for a field
 /// outside its block.
-pub fn apply_fixups(
-    g: &LinkGraph<'_>,
-    names: &Interner,
-    arch: Arch,
-    alloc: &mut dyn Allocation,
-) -> Result<()> {
+pub fn apply_fixups(g: &LinkGraph<'_>, names: &Interner, arch: Arch, alloc: &mut dyn Allocation) -> Result<()> {
     let seg_base = Prot::ALL.map(|p| alloc.segment(p).target);
-    let got_bases: Vec<u64> = g
-        .files
-        .iter()
-        .map(|f| f.got_base.map_or(0, |s| g.symbol_addr(s)))
-        .collect();
+    let got_bases: Vec<u64> = g.files.iter().map(|f| f.got_base.map_or(0, |s| g.symbol_addr(s))).collect();
     for blk in g.blocks.iter() {
         if !blk.live || blk.edges.is_empty() {
             continue;
@@ -341,13 +318,9 @@ pub fn apply_fixups(
                     arch.kind_name(e.kind).to_string()
                 };
                 return Err(match err {
-                    FixupError::OutOfRange { value, range } => Error::OutOfRange {
-                        at,
-                        relocation,
-                        target: g.symbol_display(e.target, names),
-                        value,
-                        range,
-                    },
+                    FixupError::OutOfRange { value, range } => {
+                        Error::OutOfRange { at, relocation, target: g.symbol_display(e.target, names), value, range }
+                    }
                     FixupError::OutsideBlock => Error::Malformed {
                         file: at.file.clone(),
                         detail: format!("{at}: relocation {relocation} field extends past the end of its section"),

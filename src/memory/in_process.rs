@@ -85,22 +85,10 @@ fn map_near_libc(len: usize, prot: libc::c_int) -> Result<usize> {
         unsafe { libc::munmap(p, len) };
     }
     // SAFETY: a plain anonymous mapping; checked below.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            len,
-            prot,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
     if p == libc::MAP_FAILED {
         return Err(Error::Memory {
-            detail: format!(
-                "mmap of {len} bytes failed: {}",
-                std::io::Error::last_os_error()
-            ),
+            detail: format!("mmap of {len} bytes failed: {}", std::io::Error::last_os_error()),
         });
     }
     Ok(p as usize)
@@ -121,10 +109,7 @@ fn map_low(len: usize) -> Result<usize> {
     };
     if p == libc::MAP_FAILED {
         return Err(Error::Memory {
-            detail: format!(
-                "mmap of {len} bytes below 2 GiB failed: {}",
-                std::io::Error::last_os_error()
-            ),
+            detail: format!("mmap of {len} bytes below 2 GiB failed: {}", std::io::Error::last_os_error()),
         });
     }
     Ok(p as usize)
@@ -133,10 +118,7 @@ fn map_low(len: usize) -> Result<usize> {
 impl InProcessMemoryManager {
     /// One mapping per link.
     pub fn new() -> Self {
-        InProcessMemoryManager {
-            page: super::host_page_size(),
-            slab: None,
-        }
+        InProcessMemoryManager { page: super::host_page_size(), slab: None }
     }
 
     /// All links carved from one slab of `size` bytes reserved up front
@@ -145,19 +127,10 @@ impl InProcessMemoryManager {
     /// # Errors
     /// [`Error::Memory`] if the slab cannot be mapped.
     pub fn with_slab(size: u64, page: Option<u64>) -> Result<Self> {
-        let page = page
-            .unwrap_or_else(super::host_page_size)
-            .max(super::host_page_size());
+        let page = page.unwrap_or_else(super::host_page_size).max(super::host_page_size());
         let len = align_up(size.max(page), page) as usize;
         let base = map_near_libc(len, libc::PROT_NONE)?;
-        Ok(InProcessMemoryManager {
-            page,
-            slab: Some(Arc::new(Slab {
-                base,
-                len,
-                next: Mutex::new(0),
-            })),
-        })
+        Ok(InProcessMemoryManager { page, slab: Some(Arc::new(Slab { base, len, next: Mutex::new(0) })) })
     }
 }
 
@@ -173,10 +146,7 @@ impl MemoryManager for InProcessMemoryManager {
         let total = total.max(self.page) as usize;
         let (base, owned) = match &self.slab {
             None if req.low_2gib => (map_low(total)?, true),
-            None => (
-                map_near_libc(total, libc::PROT_READ | libc::PROT_WRITE)?,
-                true,
-            ),
+            None => (map_near_libc(total, libc::PROT_READ | libc::PROT_WRITE)?, true),
             Some(slab) => {
                 if req.low_2gib && slab.base + slab.len > 1 << 31 {
                     return Err(Error::Memory {
@@ -186,13 +156,7 @@ impl MemoryManager for InProcessMemoryManager {
                     });
                 }
                 let mut next = slab.next.lock().unwrap_or_else(|e| e.into_inner());
-                let max_align = req
-                    .segments
-                    .iter()
-                    .map(|s| s.align)
-                    .max()
-                    .unwrap_or(1)
-                    .max(self.page) as usize;
+                let max_align = req.segments.iter().map(|s| s.align).max().unwrap_or(1).max(self.page) as usize;
                 let start = (slab.base + *next).next_multiple_of(max_align) - slab.base;
                 if start + total > slab.len {
                     return Err(Error::Memory {
@@ -207,13 +171,8 @@ impl MemoryManager for InProcessMemoryManager {
                 let base = slab.base + start;
                 // SAFETY: [base, base+total) lies inside the slab mapping
                 // and belongs to no other allocation.
-                let rc = unsafe {
-                    libc::mprotect(
-                        base as *mut libc::c_void,
-                        total,
-                        libc::PROT_READ | libc::PROT_WRITE,
-                    )
-                };
+                let rc =
+                    unsafe { libc::mprotect(base as *mut libc::c_void, total, libc::PROT_READ | libc::PROT_WRITE) };
                 if rc != 0 {
                     return Err(Error::Memory {
                         detail: format!("mprotect RW failed: {}", std::io::Error::last_os_error()),
@@ -224,19 +183,9 @@ impl MemoryManager for InProcessMemoryManager {
         };
         let mut segs = [(0usize, 0usize); 3];
         for p in Prot::ALL {
-            segs[p.index()] = (
-                offsets[p.index()] as usize,
-                req.segments[p.index()].size as usize,
-            );
+            segs[p.index()] = (offsets[p.index()] as usize, req.segments[p.index()].size as usize);
         }
-        Ok(Box::new(InProcessAllocation {
-            base,
-            len: total,
-            segs,
-            owned,
-            _slab: self.slab.clone(),
-            page: self.page,
-        }))
+        Ok(Box::new(InProcessAllocation { base, len: total, segs, owned, _slab: self.slab.clone(), page: self.page }))
     }
 
     fn page_size(&self) -> u64 {
@@ -261,10 +210,7 @@ unsafe impl Send for InProcessAllocation {}
 impl Allocation for InProcessAllocation {
     fn segment(&self, prot: Prot) -> Segment {
         let (off, size) = self.segs[prot.index()];
-        Segment {
-            target: (self.base + off) as u64,
-            size: size as u64,
-        }
+        Segment { target: (self.base + off) as u64, size: size as u64 }
     }
 
     fn working(&self, prot: Prot) -> &[u8] {
@@ -282,10 +228,7 @@ impl Allocation for InProcessAllocation {
     }
 
     fn finalize(&mut self) -> Result<()> {
-        for (prot, flags) in [
-            (Prot::ReadExec, libc::PROT_READ | libc::PROT_EXEC),
-            (Prot::Read, libc::PROT_READ),
-        ] {
+        for (prot, flags) in [(Prot::ReadExec, libc::PROT_READ | libc::PROT_EXEC), (Prot::Read, libc::PROT_READ)] {
             let (off, size) = self.segs[prot.index()];
             if size == 0 {
                 continue;

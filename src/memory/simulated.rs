@@ -19,33 +19,20 @@ impl SimulatedMemoryManager {
     pub fn new(base: u64, size: Option<u64>, page: u64) -> Self {
         let page = page.max(1).next_power_of_two();
         let start = super::align_up(base, page);
-        SimulatedMemoryManager {
-            next: start,
-            end: size.map_or(u64::MAX, |s| start.saturating_add(s)),
-            page,
-        }
+        SimulatedMemoryManager { next: start, end: size.map_or(u64::MAX, |s| start.saturating_add(s)), page }
     }
 }
 
 impl MemoryManager for SimulatedMemoryManager {
     fn allocate(&mut self, req: &AllocRequest) -> Result<Box<dyn Allocation>> {
         let (offsets, total) = contiguous_layout(req, self.page);
-        let max_align = req
-            .segments
-            .iter()
-            .map(|s| s.align)
-            .max()
-            .unwrap_or(1)
-            .max(self.page);
+        let max_align = req.segments.iter().map(|s| s.align).max().unwrap_or(1).max(self.page);
         let base = super::align_up(self.next, max_align);
         if base.checked_add(total).is_none_or(|e| e > self.end) {
-            return Err(Error::Memory {
-                detail: format!("slab exhausted: link needs {total} bytes"),
-            });
+            return Err(Error::Memory { detail: format!("slab exhausted: link needs {total} bytes") });
         }
         self.next = base + total;
-        let segs =
-            std::array::from_fn(|i| (base + offsets[i], vec![0u8; req.segments[i].size as usize]));
+        let segs = std::array::from_fn(|i| (base + offsets[i], vec![0u8; req.segments[i].size as usize]));
         Ok(Box::new(SimulatedAllocation { segs }))
     }
 
@@ -61,10 +48,7 @@ struct SimulatedAllocation {
 impl Allocation for SimulatedAllocation {
     fn segment(&self, prot: Prot) -> Segment {
         let (t, ref v) = self.segs[prot.index()];
-        Segment {
-            target: t,
-            size: v.len() as u64,
-        }
+        Segment { target: t, size: v.len() as u64 }
     }
     fn working(&self, prot: Prot) -> &[u8] {
         &self.segs[prot.index()].1

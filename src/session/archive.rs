@@ -45,22 +45,13 @@ impl Archive {
     /// [`Error::Malformed`] for a corrupt archive or a symbol table entry
     /// that points at no member; [`Error::Io`] for a missing thin member.
     pub fn open(path: &Path, data: InputData, names: &mut Interner) -> Result<Archive> {
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        let bad = |detail: String| Error::Malformed {
-            file: name.clone(),
-            detail,
-        };
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let bad = |detail: String| Error::Malformed { file: name.clone(), detail };
         let bytes: &[u8] = &data;
         let ar = ArchiveFile::parse(bytes).map_err(|e| bad(format!("archive: {e}")))?;
         let mut members = Vec::new();
         let mut by_offset: HashMap<u64, u32> = HashMap::new();
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| PathBuf::from("."));
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
         for m in ar.members() {
             let m = m.map_err(|e| bad(format!("archive member: {e}")))?;
             let mname = String::from_utf8_lossy(m.name()).into_owned();
@@ -70,26 +61,18 @@ impl Archive {
                 MemberData::External(InputData::open(&p)?)
             } else {
                 let (start, size) = m.file_range();
-                let end = start
-                    .checked_add(size)
-                    .filter(|&e| e as usize <= bytes.len());
+                let end = start.checked_add(size).filter(|&e| e as usize <= bytes.len());
                 let Some(end) = end else {
                     return Err(bad(format!("member {mname}: range past end of archive")));
                 };
                 MemberData::Range(start as usize, end as usize)
             };
             by_offset.insert(m.file_range().0, members.len() as u32);
-            members.push(Member {
-                name: display,
-                data,
-            });
+            members.push(Member { name: display, data });
         }
         let mut index = HashMap::new();
         let mut have_symtab = false;
-        if let Some(syms) = ar
-            .symbols()
-            .map_err(|e| bad(format!("archive symbol table: {e}")))?
-        {
+        if let Some(syms) = ar.symbols().map_err(|e| bad(format!("archive symbol table: {e}")))? {
             for s in syms {
                 let s = s.map_err(|e| bad(format!("archive symbol table: {e}")))?;
                 have_symtab = true;
@@ -104,12 +87,7 @@ impl Archive {
                 index.entry(names.intern(s.name())).or_insert(mi);
             }
         }
-        let mut ar = Archive {
-            name,
-            data,
-            members,
-            index,
-        };
+        let mut ar = Archive { name, data, members, index };
         if !have_symtab {
             ar.index_members(names);
         }

@@ -27,11 +27,11 @@ impl Libraries {
     }
 
     fn open_inner(&mut self, path: &Path, archives: &mut Vec<PathBuf>, depth: u32) -> Result<()> {
-        let bytes = std::fs::read(path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
-        if !bytes.starts_with(b"\x7fELF") && depth < 4 {
+        let io = |e| Error::Io { path: path.display().to_string(), source: e };
+        let mut head = [0u8; 4];
+        let n = std::io::Read::read(&mut std::fs::File::open(path).map_err(io)?, &mut head).map_err(io)?;
+        if head[..n] != *b"\x7fELF" && depth < 4 {
+            let bytes = std::fs::read(path).map_err(io)?;
             // A GNU ld script: GROUP ( a.so b.a AS_NEEDED ( c.so ) )
             let text = String::from_utf8_lossy(&bytes);
             let mut cleaned = String::with_capacity(text.len());
@@ -41,9 +41,7 @@ impl Libraries {
                 rest = rest[i + 2..].split_once("*/").map_or("", |(_, r)| r);
             }
             cleaned.push_str(rest);
-            for tok in
-                cleaned.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',')
-            {
+            for tok in cleaned.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',') {
                 if tok.starts_with('/') || tok.starts_with("lib") {
                     let p = if tok.starts_with('/') {
                         PathBuf::from(tok)
@@ -74,10 +72,7 @@ impl Libraries {
                     std::ffi::CStr::from_ptr(e).to_string_lossy().into_owned()
                 }
             };
-            return Err(Error::Usage(format!(
-                "{}: cannot open shared library: {msg}",
-                path.display()
-            )));
+            return Err(Error::Usage(format!("{}: cannot open shared library: {msg}", path.display())));
         }
         self.handles.push((path.display().to_string(), h as usize));
         Ok(())
@@ -108,11 +103,7 @@ impl Libraries {
 /// The directories `-l` searches after the user's `-L` ones.
 pub fn default_search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = Vec::new();
-    let multiarch = if cfg!(target_arch = "x86_64") {
-        "x86_64-linux-gnu"
-    } else {
-        "aarch64-linux-gnu"
-    };
+    let multiarch = if cfg!(target_arch = "x86_64") { "x86_64-linux-gnu" } else { "aarch64-linux-gnu" };
     for d in ["/usr/local/lib", "/lib", "/usr/lib"] {
         dirs.push(Path::new(d).join(multiarch));
         dirs.push(PathBuf::from(d));
@@ -157,10 +148,7 @@ pub fn find_library(name: &str, dirs: &[PathBuf]) -> Option<Found> {
         };
         let mut v: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&prefix))
-            })
+            .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
             .collect();
         v.sort();
         if let Some(p) = v.into_iter().next() {

@@ -34,10 +34,7 @@ impl InputData {
     /// # Errors
     /// [`Error::Io`] naming the path.
     pub fn open(path: &Path) -> Result<InputData> {
-        let io = |e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        };
+        let io = |e| Error::Io { path: path.display().to_string(), source: e };
         let f = std::fs::File::open(path).map_err(io)?;
         let len = f.metadata().map_err(io)?.len();
         if len == 0 {
@@ -137,10 +134,7 @@ pub struct Session {
 }
 
 fn display_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 impl Session {
@@ -167,10 +161,7 @@ impl Session {
 
     /// A session linking into this process (one mapping per link).
     pub fn in_process() -> Session {
-        Session::new(
-            Box::new(InProcessMemoryManager::new()),
-            SessionOptions::default(),
-        )
+        Session::new(Box::new(InProcessMemoryManager::new()), SessionOptions::default())
     }
 
     /// The session's interned names.
@@ -215,14 +206,10 @@ impl Session {
         match formats::identify(name, &bytes)? {
             FileKind::ElfObject(arch) => {
                 self.set_arch(arch, name)?;
-                self.pending
-                    .push((name.to_string(), InputData::Owned(bytes)));
+                self.pending.push((name.to_string(), InputData::Owned(bytes)));
                 Ok(())
             }
-            _ => Err(Error::Unsupported {
-                file: name.into(),
-                detail: "not a relocatable object".into(),
-            }),
+            _ => Err(Error::Unsupported { file: name.into(), detail: "not a relocatable object".into() }),
         }
     }
 
@@ -230,11 +217,7 @@ impl Session {
         match self.arch {
             Some(a) if a != arch => Err(Error::Unsupported {
                 file: name.into(),
-                detail: format!(
-                    "target {} differs from the session's {}",
-                    arch.triple(),
-                    a.triple()
-                ),
+                detail: format!("target {} differs from the session's {}", arch.triple(), a.triple()),
             }),
             _ => {
                 self.arch = Some(arch);
@@ -283,10 +266,7 @@ impl Session {
                 }
                 Ok(())
             }
-            None => Err(Error::Usage(format!(
-                "library -l{name} not found (searched {} directories)",
-                dirs.len()
-            ))),
+            None => Err(Error::Usage(format!("library -l{name} not found (searched {} directories)", dirs.len()))),
         }
     }
 
@@ -303,35 +283,19 @@ impl Session {
                 second: "--abs".into(),
             });
         }
-        self.table.insert(
-            n,
-            SessionSymbol {
-                addr,
-                size: 0,
-                weak: false,
-                callable: false,
-                link: None,
-                file: 0,
-            },
-        );
+        self.table.insert(n, SessionSymbol { addr, size: 0, weak: false, callable: false, link: None, file: 0 });
         self.abs.push(n);
         Ok(())
     }
 
     /// The address of a symbol the session defines (links or absolutes).
     pub fn lookup(&self, name: &str) -> Option<u64> {
-        self.names
-            .get(name.as_bytes())
-            .and_then(|n| self.table.get(&n))
-            .map(|s| s.addr)
+        self.names.get(name.as_bytes()).and_then(|n| self.table.get(&n)).map(|s| s.addr)
     }
 
     /// The session table entry of a symbol.
     pub fn symbol(&self, name: &str) -> Option<SessionSymbol> {
-        self.names
-            .get(name.as_bytes())
-            .and_then(|n| self.table.get(&n))
-            .copied()
+        self.names.get(name.as_bytes()).and_then(|n| self.table.get(&n)).copied()
     }
 
     /// A finished link.
@@ -367,26 +331,15 @@ impl Session {
         archives: &[Archive],
         opts: &LinkOptions,
     ) -> Result<LinkId> {
-        let arch = self
-            .arch()
-            .ok_or_else(|| Error::Usage("no input objects".into()))?;
+        let arch = self.arch().ok_or_else(|| Error::Usage("no input objects".into()))?;
         let verbose = self.options.verbose;
         let t0 = Instant::now();
         let phase = |what: &str| {
             if verbose {
-                eprintln!(
-                    "jitlink: [{:>8.3} ms] {what}",
-                    t0.elapsed().as_secs_f64() * 1e3
-                );
+                eprintln!("jitlink: [{:>8.3} ms] {what}", t0.elapsed().as_secs_f64() * 1e3);
             }
         };
-        let Session {
-            names,
-            loaded,
-            elf_state,
-            table,
-            ..
-        } = self;
+        let Session { names, loaded, elf_state, table, .. } = self;
         let mut g = LinkGraph::new(arch.pointer_size(), arch.little_endian());
         for (name, data) in inputs {
             formats::elf::build(&mut g, names, elf_state, name.clone(), data)?;
@@ -397,10 +350,7 @@ impl Session {
             let mut want: Vec<(usize, usize)> = Vec::new();
             for (&n, &s) in g.globals.iter() {
                 let sym = &g.symbols[s.index()];
-                if sym.kind != SymbolKind::External
-                    || sym.linkage != Linkage::Strong
-                    || table.contains_key(&n)
-                {
+                if sym.kind != SymbolKind::External || sym.linkage != Linkage::Strong || table.contains_key(&n) {
                     continue;
                 }
                 for (ai, ar) in archives.iter().enumerate() {
@@ -434,10 +384,7 @@ impl Session {
                 }
             }
         }
-        phase(&format!(
-            "loaded archive members; {} files in graph",
-            g.files.len()
-        ));
+        phase(&format!("loaded archive members; {} files in graph", g.files.len()));
         link::allocate_commons(&mut g, names);
         link::define_start_stop(&mut g, names);
         link::define_runtime_symbols(&mut g, names);
@@ -465,21 +412,14 @@ impl Session {
         phase("pruned");
         let gotplt = arch.build_got_and_stubs(&mut g, &mut self.names)?;
         self.passes.run(PassPoint::PostPrune, &mut g, &self.names)?;
-        phase(&format!(
-            "GOT/PLT: {} GOT entries, {} stubs",
-            gotplt.got.len(),
-            gotplt.stubs.len()
-        ));
+        phase(&format!("GOT/PLT: {} GOT entries, {} stubs", gotplt.got.len(), gotplt.stubs.len()));
         let lay = link::layout(&g, arch);
         let mut alloc = link::allocate(&mut g, &lay, self.memory.as_mut())?;
         phase(&format!(
             "allocated RX {} / R {} / RW {} bytes",
-            lay.request.segments[0].size,
-            lay.request.segments[1].size,
-            lay.request.segments[2].size
+            lay.request.segments[0].size, lay.request.segments[1].size, lay.request.segments[2].size
         ));
-        self.passes
-            .run(PassPoint::PostAllocation, &mut g, &self.names)?;
+        self.passes.run(PassPoint::PostAllocation, &mut g, &self.names)?;
         self.resolve_externals(&mut g)?;
         phase("resolved externals");
         self.passes.run(PassPoint::PreFixup, &mut g, &self.names)?;
@@ -487,11 +427,8 @@ impl Session {
         phase(&format!("applied {} fixups", g.edge_count()));
         self.passes.run(PassPoint::PostFixup, &mut g, &self.names)?;
         if let Some(path) = &opts.dump_json {
-            let abs: Vec<(String, u64)> = self
-                .abs
-                .iter()
-                .map(|&n| (self.names.str(n).into_owned(), self.table[&n].addr))
-                .collect();
+            let abs: Vec<(String, u64)> =
+                self.abs.iter().map(|&n| (self.names.str(n).into_owned(), self.table[&n].addr)).collect();
             crate::dump::write_file(path, &g, &self.names, arch, alloc.as_ref(), &gotplt, &abs)?;
             phase("wrote link dump");
         }
@@ -531,20 +468,8 @@ impl Session {
             );
             symbols.push(n);
         }
-        let counts = (
-            g.blocks.iter().filter(|b| b.live).count(),
-            g.edge_count(),
-            gotplt.got.len(),
-            gotplt.stubs.len(),
-        );
-        self.links.push(Some(LinkedObject {
-            alloc,
-            init,
-            fini,
-            symbols,
-            counts,
-            finis_ran: false,
-        }));
+        let counts = (g.blocks.iter().filter(|b| b.live).count(), g.edge_count(), gotplt.got.len(), gotplt.stubs.len());
+        self.links.push(Some(LinkedObject { alloc, init, fini, symbols, counts, finis_ran: false }));
         phase("done");
         Ok(id)
     }
@@ -575,10 +500,7 @@ impl Session {
                 Some(a) => sym.value = a,
                 None if sym.linkage == Linkage::Weak => sym.value = 0,
                 None => {
-                    missing.push((
-                        self.names.str(n).into_owned(),
-                        g.files[sym.file.index()].name.clone(),
-                    ));
+                    missing.push((self.names.str(n).into_owned(), g.files[sym.file.index()].name.clone()));
                     continue;
                 }
             }
@@ -601,19 +523,14 @@ impl Session {
     /// # Errors
     /// [`Error::Usage`] for an unknown link or non-executable memory.
     pub unsafe fn run_initializers(&self, id: LinkId) -> Result<()> {
-        let l = self
-            .linked(id)
-            .ok_or_else(|| Error::Usage("unknown link".into()))?;
+        let l = self.linked(id).ok_or_else(|| Error::Usage("unknown link".into()))?;
         if !l.alloc.executable_here() {
-            return Err(Error::Usage(
-                "link memory is not executable in this process".into(),
-            ));
+            return Err(Error::Usage("link memory is not executable in this process".into()));
         }
         for &f in &l.init {
             // SAFETY: the caller vouches for the code; f is an initialiser
             // address from the link's init arrays, of type void(void).
-            let func: extern "C" fn() =
-                unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+            let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
             func();
         }
         Ok(())
@@ -638,8 +555,7 @@ impl Session {
         l.finis_ran = true;
         for &f in &l.fini {
             // SAFETY: as in run_initializers.
-            let func: extern "C" fn() =
-                unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+            let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
             func();
         }
         Ok(())
@@ -657,18 +573,11 @@ impl Session {
         }
         let cargs: Vec<std::ffi::CString> = args
             .iter()
-            .map(|a| {
-                std::ffi::CString::new(a.as_bytes())
-                    .unwrap_or_else(|_| std::ffi::CString::from(c""))
-            })
+            .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
             .collect();
         let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
         argv.push(std::ptr::null());
-        type Main = extern "C" fn(
-            libc::c_int,
-            *const *const libc::c_char,
-            *const *const libc::c_char,
-        ) -> libc::c_int;
+        type Main = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) -> libc::c_int;
         // SAFETY: the caller guarantees addr is a main-like function.
         let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
         // SAFETY: environ is libc's environment pointer, valid for the process.

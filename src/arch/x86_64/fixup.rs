@@ -16,10 +16,7 @@ fn field<const N: usize>(block: &mut [u8], at: usize) -> Result<&mut [u8; N], Fi
 
 #[inline]
 fn write_i32(block: &mut [u8], at: usize, v: i128) -> Result<(), FixupError> {
-    let v = i32::try_from(v).map_err(|_| FixupError::OutOfRange {
-        value: v,
-        range: "a signed 32-bit field",
-    })?;
+    let v = i32::try_from(v).map_err(|_| FixupError::OutOfRange { value: v, range: "a signed 32-bit field" })?;
     *field::<4>(block, at)? = v.to_le_bytes();
     Ok(())
 }
@@ -34,12 +31,7 @@ fn write_i32(block: &mut [u8], at: usize, v: i128) -> Result<(), FixupError> {
 /// psABI's overflow check for the relocation), [`FixupError::OutsideBlock`]
 /// when the field does not lie within `block`, [`FixupError::Unlowered`] for
 /// request kinds and unknown kinds.
-pub fn apply_fixup(
-    kind: EdgeKind,
-    block: &mut [u8],
-    offset: usize,
-    v: &FixupInput,
-) -> Result<(), FixupError> {
+pub fn apply_fixup(kind: EdgeKind, block: &mut [u8], offset: usize, v: &FixupInput) -> Result<(), FixupError> {
     let s = v.s as i128;
     let a = v.a as i128;
     let p = v.p as i128;
@@ -52,10 +44,8 @@ pub fn apply_fixup(
         }
         POINTER32 => {
             let x = s + a;
-            let x = u32::try_from(x).map_err(|_| FixupError::OutOfRange {
-                value: x,
-                range: "an unsigned 32-bit field",
-            })?;
+            let x =
+                u32::try_from(x).map_err(|_| FixupError::OutOfRange { value: x, range: "an unsigned 32-bit field" })?;
             *field::<4>(block, offset)? = x.to_le_bytes();
             Ok(())
         }
@@ -70,10 +60,7 @@ pub fn apply_fixup(
         POINTER16 => {
             let x = s + a;
             if !(-(1 << 15)..(1 << 16)).contains(&x) {
-                return Err(FixupError::OutOfRange {
-                    value: x,
-                    range: "a 16-bit field",
-                });
+                return Err(FixupError::OutOfRange { value: x, range: "a 16-bit field" });
             }
             *field::<2>(block, offset)? = (x as u16).to_le_bytes();
             Ok(())
@@ -81,10 +68,7 @@ pub fn apply_fixup(
         POINTER8 => {
             let x = s + a;
             if !(-(1 << 7)..(1 << 8)).contains(&x) {
-                return Err(FixupError::OutOfRange {
-                    value: x,
-                    range: "an 8-bit field",
-                });
+                return Err(FixupError::OutOfRange { value: x, range: "an 8-bit field" });
             }
             field::<1>(block, offset)?[0] = x as u8;
             Ok(())
@@ -95,19 +79,14 @@ pub fn apply_fixup(
         }
         DELTA16 => {
             let x = s + a - p;
-            let x = i16::try_from(x).map_err(|_| FixupError::OutOfRange {
-                value: x,
-                range: "a signed 16-bit field",
-            })?;
+            let x =
+                i16::try_from(x).map_err(|_| FixupError::OutOfRange { value: x, range: "a signed 16-bit field" })?;
             *field::<2>(block, offset)? = x.to_le_bytes();
             Ok(())
         }
         DELTA8 => {
             let x = s + a - p;
-            let x = i8::try_from(x).map_err(|_| FixupError::OutOfRange {
-                value: x,
-                range: "a signed 8-bit field",
-            })?;
+            let x = i8::try_from(x).map_err(|_| FixupError::OutOfRange { value: x, range: "a signed 8-bit field" })?;
             field::<1>(block, offset)?[0] = x as u8;
             Ok(())
         }
@@ -126,10 +105,8 @@ pub fn apply_fixup(
         }
         SIZE32 => {
             let x = v.size as i128 + a;
-            let x = u32::try_from(x).map_err(|_| FixupError::OutOfRange {
-                value: x,
-                range: "an unsigned 32-bit field",
-            })?;
+            let x =
+                u32::try_from(x).map_err(|_| FixupError::OutOfRange { value: x, range: "an unsigned 32-bit field" })?;
             *field::<4>(block, offset)? = x.to_le_bytes();
             Ok(())
         }
@@ -139,12 +116,7 @@ pub fn apply_fixup(
         }
         GOT_LOAD_RELAXABLE | GOT_LOAD_REX_RELAXABLE => {
             if let Some(real) = v.bypass {
-                if relax_got_load(
-                    kind == GOT_LOAD_REX_RELAXABLE,
-                    block,
-                    offset,
-                    real as i128 + a - p,
-                )? {
+                if relax_got_load(kind == GOT_LOAD_REX_RELAXABLE, block, offset, real as i128 + a - p)? {
                     return Ok(());
                 }
             }
@@ -155,10 +127,7 @@ pub fn apply_fixup(
             if relax_got_load(false, block, offset, x)? {
                 Ok(())
             } else {
-                Err(FixupError::OutOfRange {
-                    value: x,
-                    range: "a signed 32-bit field",
-                })
+                Err(FixupError::OutOfRange { value: x, range: "a signed 32-bit field" })
             }
         }
         _ => Err(FixupError::Unlowered),
@@ -184,12 +153,7 @@ pub fn relaxable_form(rex: bool, block: &[u8], offset: usize) -> bool {
 /// `S + A - P`) fits: `mov` → `lea`, `call *` → `addr32 call`, `jmp *` →
 /// `jmp; nop` (psABI §B.2). Returns false (and changes nothing) when the
 /// form is not relaxable or `disp` does not fit.
-fn relax_got_load(
-    rex: bool,
-    block: &mut [u8],
-    offset: usize,
-    disp: i128,
-) -> Result<bool, FixupError> {
+fn relax_got_load(rex: bool, block: &mut [u8], offset: usize, disp: i128) -> Result<bool, FixupError> {
     if !relaxable_form(rex, block, offset) {
         return Ok(false);
     }
@@ -227,14 +191,7 @@ mod tests {
     use super::*;
 
     fn input(p: u64, s: u64, a: i64) -> FixupInput {
-        FixupInput {
-            p,
-            s,
-            a,
-            got: 0,
-            size: 0,
-            bypass: None,
-        }
+        FixupInput { p, s, a, got: 0, size: 0, bypass: None }
     }
 
     #[test]
@@ -245,14 +202,7 @@ mod tests {
             (POINTER32, 4, 0x1000, 0xffff_fff0, 0xf, 0xffff_ffff),
             (POINTER32_SIGNED, 4, 0x1000, 0, -1, 0xffff_ffff),
             (DELTA32, 4, 0x2000, 0x1000, -4, (-0x1004i32) as u32 as u64),
-            (
-                BRANCH32,
-                4,
-                0x1000,
-                0x8000_0000 + 0x1000 - 1 + 4,
-                -4,
-                0x7fff_ffff,
-            ),
+            (BRANCH32, 4, 0x1000, 0x8000_0000 + 0x1000 - 1 + 4, -4, 0x7fff_ffff),
             (DELTA64, 8, 0x10, 0x8, 0, (-8i64) as u64),
             (DELTA16, 2, 0x10, 0x8, 0, 0xfff8),
             (DELTA8, 1, 0x10, 0x8, 0, 0xf8),
@@ -280,14 +230,8 @@ mod tests {
         assert!(apply_fixup(DELTA32, &mut buf, 0, &input(0x8000_0001, 0, 0)).is_err());
         assert!(apply_fixup(POINTER16, &mut buf, 0, &input(0, 0x1_0000, 0)).is_err());
         assert!(apply_fixup(DELTA8, &mut buf, 0, &input(0, 128, 0)).is_err());
-        assert_eq!(
-            apply_fixup(DELTA32, &mut buf, 6, &input(0, 0, 0)),
-            Err(FixupError::OutsideBlock)
-        );
-        assert_eq!(
-            apply_fixup(REQ_GOT_DELTA32, &mut buf, 0, &input(0, 0, 0)),
-            Err(FixupError::Unlowered)
-        );
+        assert_eq!(apply_fixup(DELTA32, &mut buf, 6, &input(0, 0, 0)), Err(FixupError::OutsideBlock));
+        assert_eq!(apply_fixup(REQ_GOT_DELTA32, &mut buf, 0, &input(0, 0, 0)), Err(FixupError::Unlowered));
     }
 
     #[test]
@@ -295,78 +239,39 @@ mod tests {
         // 48 8b 05 <disp32>: movq foo@GOTPCREL(%rip), %rax
         let code = [0x48, 0x8b, 0x05, 0, 0, 0, 0];
         let mut buf = code;
-        let v = FixupInput {
-            p: 0x1003,
-            s: 0x9000,
-            a: -4,
-            got: 0,
-            size: 0,
-            bypass: Some(0x2000),
-        };
+        let v = FixupInput { p: 0x1003, s: 0x9000, a: -4, got: 0, size: 0, bypass: Some(0x2000) };
         apply_fixup(GOT_LOAD_REX_RELAXABLE, &mut buf, 3, &v).unwrap();
         assert_eq!(buf[1], 0x8d);
-        assert_eq!(
-            i32::from_le_bytes(buf[3..7].try_into().unwrap()),
-            0x2000 - 4 - 0x1003
-        );
+        assert_eq!(i32::from_le_bytes(buf[3..7].try_into().unwrap()), 0x2000 - 4 - 0x1003);
         let mut buf = code;
-        let far = FixupInput {
-            bypass: Some(0x7f00_0000_0000),
-            ..v
-        };
+        let far = FixupInput { bypass: Some(0x7f00_0000_0000), ..v };
         apply_fixup(GOT_LOAD_REX_RELAXABLE, &mut buf, 3, &far).unwrap();
         assert_eq!(buf[1], 0x8b);
-        assert_eq!(
-            i32::from_le_bytes(buf[3..7].try_into().unwrap()),
-            0x9000 - 4 - 0x1003
-        );
+        assert_eq!(i32::from_le_bytes(buf[3..7].try_into().unwrap()), 0x9000 - 4 - 0x1003);
     }
 
     #[test]
     fn relaxes_call_and_jmp() {
         let mut call = [0xff, 0x15, 0, 0, 0, 0];
-        let v = FixupInput {
-            p: 0x1002,
-            s: 0x9000,
-            a: -4,
-            got: 0,
-            size: 0,
-            bypass: Some(0x2000),
-        };
+        let v = FixupInput { p: 0x1002, s: 0x9000, a: -4, got: 0, size: 0, bypass: Some(0x2000) };
         apply_fixup(GOT_LOAD_RELAXABLE, &mut call, 2, &v).unwrap();
         assert_eq!(&call[..2], &[0x67, 0xe8]);
-        assert_eq!(
-            i32::from_le_bytes(call[2..6].try_into().unwrap()),
-            0x2000 - 0x1006
-        );
+        assert_eq!(i32::from_le_bytes(call[2..6].try_into().unwrap()), 0x2000 - 0x1006);
         let mut jmp = [0xff, 0x25, 0, 0, 0, 0];
         apply_fixup(GOT_LOAD_RELAXABLE, &mut jmp, 2, &v).unwrap();
         assert_eq!(jmp[0], 0xe9);
         // jmp at 0x1000, 5 bytes: target = 0x1005 + rel32
-        assert_eq!(
-            0x1005 + i32::from_le_bytes(jmp[1..5].try_into().unwrap()) as i64,
-            0x2000
-        );
+        assert_eq!(0x1005 + i32::from_le_bytes(jmp[1..5].try_into().unwrap()) as i64, 0x2000);
         assert_eq!(jmp[5], 0x90);
     }
 
     #[test]
     fn stub_bypass() {
         let mut buf = [0u8; 4];
-        let v = FixupInput {
-            p: 0x1000,
-            s: 0x5000,
-            a: -4,
-            got: 0,
-            size: 0,
-            bypass: Some(0x3000),
-        };
+        let v = FixupInput { p: 0x1000, s: 0x5000, a: -4, got: 0, size: 0, bypass: Some(0x3000) };
         apply_fixup(BRANCH32_TO_STUB_BYPASSABLE, &mut buf, 0, &v).unwrap();
         assert_eq!(i32::from_le_bytes(buf), 0x3000 - 4 - 0x1000);
-        let far = FixupInput {
-            bypass: Some(0x7f00_0000_0000),
-            ..v
-        };
+        let far = FixupInput { bypass: Some(0x7f00_0000_0000), ..v };
         apply_fixup(BRANCH32_TO_STUB_BYPASSABLE, &mut buf, 0, &far).unwrap();
         assert_eq!(i32::from_le_bytes(buf), 0x5000 - 4 - 0x1000);
     }

@@ -9,9 +9,7 @@
 use super::edges::*;
 use super::fixup::relaxable_form;
 use crate::error::Result;
-use crate::graph::{
-    BlockId, Content, Edge, FileId, Interner, LinkGraph, Prot, SectionId, SectionRole, SymbolId,
-};
+use crate::graph::{BlockId, Content, Edge, FileId, Interner, LinkGraph, Prot, SectionId, SectionRole, SymbolId};
 use hashbrown::HashMap;
 
 /// A GOT entry: 8 bytes holding the target's address.
@@ -60,13 +58,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         }
         let sec = self.got_section(file);
         let b = self.g.add_block(sec, Content::Borrowed(&GOT_ENTRY), 8, 8);
-        self.g.blocks[b.index()].edges.push(Edge {
-            offset: 0,
-            target,
-            kind: POINTER64,
-            origin: 0,
-            addend: 0,
-        });
+        self.g.blocks[b.index()].edges.push(Edge { offset: 0, target, kind: POINTER64, origin: 0, addend: 0 });
         let sym = self.g.add_anonymous(b, 0, file);
         self.g.symbols[sym.index()].size = 8;
         self.files[file.index()].got.insert(target, sym);
@@ -83,23 +75,13 @@ impl<'g, 'a> Builder<'g, 'a> {
             Some(s) => s,
             None => {
                 let name = self.names.intern(b"$__STUBS");
-                let s = self
-                    .g
-                    .add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
+                let s = self.g.add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
                 self.files[file.index()].stub_section = Some(s);
                 s
             }
         };
-        let b = self
-            .g
-            .add_block(sec, Content::Borrowed(&STUB), STUB.len() as u64, 8);
-        self.g.blocks[b.index()].edges.push(Edge {
-            offset: 2,
-            target: entry,
-            kind: DELTA32,
-            origin: 0,
-            addend: -4,
-        });
+        let b = self.g.add_block(sec, Content::Borrowed(&STUB), STUB.len() as u64, 8);
+        self.g.blocks[b.index()].edges.push(Edge { offset: 2, target: entry, kind: DELTA32, origin: 0, addend: -4 });
         let sym = self.g.add_anonymous(b, 0, file);
         let s = &mut self.g.symbols[sym.index()];
         s.size = STUB.len() as u64;
@@ -184,12 +166,7 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         g,
         names,
         files: (0..nfiles)
-            .map(|_| PerFile {
-                got_section: None,
-                stub_section: None,
-                got: HashMap::new(),
-                stubs: HashMap::new(),
-            })
+            .map(|_| PerFile { got_section: None, stub_section: None, got: HashMap::new(), stubs: HashMap::new() })
             .collect(),
         out: GotPlt::default(),
     };
@@ -198,11 +175,7 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         if !bld.g.blocks[i].live || bld.g.blocks[i].edges.is_empty() {
             continue;
         }
-        if bld.g.blocks[i]
-            .edges
-            .iter()
-            .any(|e| e.kind.0 >= REQ_PLT_BRANCH32.0)
-        {
+        if bld.g.blocks[i].edges.iter().any(|e| e.kind.0 >= REQ_PLT_BRANCH32.0) {
             bld.lower_block(b);
         }
     }

@@ -11,8 +11,8 @@ use crate::arch::Arch;
 use crate::error::{Error, Location, Result};
 use crate::formats::FileKind;
 use crate::graph::{
-    BlockId, Content, Edge, FileId, Interner, LinkGraph, Linkage, NameId, Prot, Scope, SectionRole,
-    Symbol, SymbolId, SymbolKind,
+    BlockId, Content, Edge, FileId, Interner, LinkGraph, Linkage, NameId, Prot, Scope, SectionRole, Symbol, SymbolId,
+    SymbolKind,
 };
 use object::elf;
 use object::read::elf::{FileHeader, SectionHeader, Sym};
@@ -21,10 +21,7 @@ use object::Endianness;
 type Header = elf::FileHeader64<Endianness>;
 
 fn malformed(file: &str, detail: impl Into<String>) -> Error {
-    Error::Malformed {
-        file: file.to_string(),
-        detail: detail.into(),
-    }
+    Error::Malformed { file: file.to_string(), detail: detail.into() }
 }
 
 /// Identifies an ELF file's kind and architecture.
@@ -33,15 +30,10 @@ fn malformed(file: &str, detail: impl Into<String>) -> Error {
 /// Malformed headers, or a class/type/machine we do not link.
 pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
     if data.get(4) == Some(&elf::ELFCLASS32) {
-        return Err(Error::Unsupported {
-            file: name.into(),
-            detail: "32-bit ELF (ELFCLASS32)".into(),
-        });
+        return Err(Error::Unsupported { file: name.into(), detail: "32-bit ELF (ELFCLASS32)".into() });
     }
     let hdr = Header::parse(data).map_err(|e| malformed(name, format!("ELF header: {e}")))?;
-    let endian = hdr
-        .endian()
-        .map_err(|e| malformed(name, format!("ELF header: {e}")))?;
+    let endian = hdr.endian().map_err(|e| malformed(name, format!("ELF header: {e}")))?;
     match hdr.e_type(endian) {
         elf::ET_REL => {}
         elf::ET_DYN => return Ok(FileKind::SharedLibrary),
@@ -54,10 +46,7 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
     }
     match hdr.e_machine(endian) {
         elf::EM_X86_64 if endian == Endianness::Little => Ok(FileKind::ElfObject(Arch::X86_64)),
-        m => Err(Error::Unsupported {
-            file: name.into(),
-            detail: format!("ELF e_machine {m}"),
-        }),
+        m => Err(Error::Unsupported { file: name.into(), detail: format!("ELF e_machine {m}") }),
     }
 }
 
@@ -129,19 +118,11 @@ pub fn build<'a>(
     let hdr = Header::parse(data).map_err(|e| bad(format!("ELF header: {e}")))?;
     let endian = hdr.endian().map_err(|e| bad(format!("ELF header: {e}")))?;
     if hdr.e_machine(endian) != elf::EM_X86_64 {
-        return Err(Error::Unsupported {
-            file: name,
-            detail: format!("ELF e_machine {}", hdr.e_machine(endian)),
-        });
+        return Err(Error::Unsupported { file: name, detail: format!("ELF e_machine {}", hdr.e_machine(endian)) });
     }
-    let sections = hdr
-        .sections(endian, data)
-        .map_err(|e| bad(format!("section headers: {e}")))?;
+    let sections = hdr.sections(endian, data).map_err(|e| bad(format!("section headers: {e}")))?;
     let nsec = sections.len();
-    let (symtab_index, symtab) = match sections
-        .iter()
-        .position(|s| s.sh_type(endian) == elf::SHT_SYMTAB)
-    {
+    let (symtab_index, symtab) = match sections.iter().position(|s| s.sh_type(endian) == elf::SHT_SYMTAB) {
         Some(i) => (
             i,
             sections
@@ -151,12 +132,8 @@ pub fn build<'a>(
         None => (0, Default::default()),
     };
     let sec_name = |i: usize| -> Result<&'a [u8]> {
-        let s = sections
-            .section(object::SectionIndex(i))
-            .map_err(|e| bad(format!("section {i}: {e}")))?;
-        sections
-            .section_name(endian, s)
-            .map_err(|e| bad(format!("section {i} name (sh_name): {e}")))
+        let s = sections.section(object::SectionIndex(i)).map_err(|e| bad(format!("section {i}: {e}")))?;
+        sections.section_name(endian, s).map_err(|e| bad(format!("section {i} name (sh_name): {e}")))
     };
 
     let file = g.add_file(name.clone());
@@ -167,43 +144,30 @@ pub fn build<'a>(
     let mut discarded = vec![false; nsec];
     let mut in_group = vec![false; nsec];
     for (i, s) in sections.iter().enumerate() {
-        let Some((flag, members)) = s
-            .group(endian, data)
-            .map_err(|e| bad(format!("SHT_GROUP section {i}: {e}")))?
+        let Some((flag, members)) = s.group(endian, data).map_err(|e| bad(format!("SHT_GROUP section {i}: {e}")))?
         else {
             continue;
         };
         let sig_index = s.sh_info(endian) as usize;
         if s.sh_link(endian) as usize != symtab_index || symtab.is_empty() {
-            return Err(bad(format!(
-                "SHT_GROUP section {i}: sh_link {} is not the symbol table",
-                s.sh_link(endian)
-            )));
+            return Err(bad(format!("SHT_GROUP section {i}: sh_link {} is not the symbol table", s.sh_link(endian))));
         }
         let sig_sym = symtab.symbol(object::SymbolIndex(sig_index)).map_err(|_| {
-            bad(format!(
-                "SHT_GROUP section {i}: signature symbol index {sig_index} (sh_info) out of range"
-            ))
+            bad(format!("SHT_GROUP section {i}: signature symbol index {sig_index} (sh_info) out of range"))
         })?;
         let sig = if sig_sym.st_type() == elf::STT_SECTION {
             sec_name(sig_sym.st_shndx(endian) as usize)?
         } else {
-            symtab
-                .symbol_name(endian, sig_sym)
-                .map_err(|e| bad(format!("SHT_GROUP section {i} signature: {e}")))?
+            symtab.symbol_name(endian, sig_sym).map_err(|e| bad(format!("SHT_GROUP section {i} signature: {e}")))?
         };
         let keep = flag & elf::GRP_COMDAT == 0 || state.comdat_groups.insert(names.intern(sig));
         for m in members {
             let idx = m.get(endian) as usize;
             if idx == 0 || idx >= nsec || idx == i {
-                return Err(bad(format!(
-                    "SHT_GROUP section {i}: member section index {idx} out of range"
-                )));
+                return Err(bad(format!("SHT_GROUP section {i}: member section index {idx} out of range")));
             }
             if in_group[idx] {
-                return Err(bad(format!(
-                    "section {idx} is a member of two SHT_GROUP sections"
-                )));
+                return Err(bad(format!("section {idx} is a member of two SHT_GROUP sections")));
             }
             in_group[idx] = true;
             if !keep {
@@ -267,10 +231,7 @@ pub fn build<'a>(
             Content::Borrowed(bytes)
         };
         if size > u64::from(u32::MAX) {
-            return Err(bad(format!(
-                "section {} larger than 4 GiB",
-                String::from_utf8_lossy(sname)
-            )));
+            return Err(bad(format!("section {} larger than 4 GiB", String::from_utf8_lossy(sname))));
         }
         let prot = if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
             Prot::ReadExec
@@ -306,10 +267,7 @@ pub fn build<'a>(
         if st_type == elf::STT_SECTION {
             if let Some(si) = shndx {
                 if si.0 >= nsec {
-                    return Err(bad(format!(
-                        "section symbol {idx}: section index {} out of range",
-                        si.0
-                    )));
+                    return Err(bad(format!("section symbol {idx}: section index {} out of range", si.0)));
                 }
                 sym_map[idx] = match sec_block[si.0] {
                     Some(b) => Mapped::Sym(g.add_anonymous(b, 0, file)),
@@ -318,9 +276,7 @@ pub fn build<'a>(
             }
             continue;
         }
-        let sname = symtab
-            .symbol_name(endian, sym)
-            .map_err(|e| bad(format!("symbol {idx} name (st_name): {e}")))?;
+        let sname = symtab.symbol_name(endian, sym).map_err(|e| bad(format!("symbol {idx} name (st_name): {e}")))?;
         let bind = sym.st_bind();
         let local = bind == elf::STB_LOCAL;
         let scope = if local {
@@ -330,19 +286,11 @@ pub fn build<'a>(
         } else {
             Scope::Default
         };
-        let linkage = if bind == elf::STB_WEAK {
-            Linkage::Weak
-        } else {
-            Linkage::Strong
-        };
+        let linkage = if bind == elf::STB_WEAK { Linkage::Weak } else { Linkage::Strong };
         let callable = st_type == elf::STT_FUNC;
         let value = sym.st_value(endian);
         let size = sym.st_size(endian);
-        let name_id = if sname.is_empty() {
-            None
-        } else {
-            Some(names.intern(sname))
-        };
+        let name_id = if sname.is_empty() { None } else { Some(names.intern(sname)) };
 
         let mut def = Symbol {
             name: name_id,
@@ -359,9 +307,7 @@ pub fn build<'a>(
         match raw_shndx {
             elf::SHN_UNDEF if shndx.is_none() => {
                 let Some(n) = name_id else {
-                    return Err(bad(format!(
-                        "symbol {idx}: undefined symbol without a name"
-                    )));
+                    return Err(bad(format!("symbol {idx}: undefined symbol without a name")));
                 };
                 if local {
                     return Err(bad(format!(
@@ -395,9 +341,7 @@ pub fn build<'a>(
             }
             _ => {
                 let Some(si) = shndx else {
-                    return Err(bad(format!(
-                        "symbol {idx}: reserved section index {raw_shndx:#x}"
-                    )));
+                    return Err(bad(format!("symbol {idx}: reserved section index {raw_shndx:#x}")));
                 };
                 if si.0 >= nsec {
                     return Err(bad(format!(
@@ -431,11 +375,7 @@ pub fn build<'a>(
                 }
             }
         }
-        let id = if local || name_id.is_none() {
-            g.add_symbol(def)
-        } else {
-            define_global(g, names, def)?
-        };
+        let id = if local || name_id.is_none() { g.add_symbol(def) } else { define_global(g, names, def)? };
         sym_map[idx] = Mapped::Sym(id);
     }
 
@@ -448,9 +388,7 @@ pub fn build<'a>(
         }
         let target = rs.sh_info(endian) as usize;
         if target == 0 || target >= nsec || target == ri {
-            return Err(bad(format!(
-                "relocation section {ri}: target section {target} (sh_info) out of range"
-            )));
+            return Err(bad(format!("relocation section {ri}: target section {target} (sh_info) out of range")));
         }
         let Some(block) = sec_block[target] else {
             continue;
@@ -463,45 +401,28 @@ pub fn build<'a>(
         }
         let tname = sec_name(target)?;
         let loc = |offset: u64| {
-            Box::new(Location {
-                file: fname.to_string(),
-                section: String::from_utf8_lossy(tname).into_owned(),
-                offset,
-            })
+            Box::new(Location { file: fname.to_string(), section: String::from_utf8_lossy(tname).into_owned(), offset })
         };
         // Raw (r_offset, r_info type, r_sym, explicit addend).
         let rela_slice;
         let rel_slice;
-        let iter: Box<dyn Iterator<Item = (u64, u32, u32, Option<i64>)>> =
-            if sh_type == elf::SHT_RELA {
-                rela_slice = rs
-                    .rela(endian, data)
-                    .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
-                    .map(|(r, _)| r)
-                    .unwrap_or(&[]);
-                Box::new(rela_slice.iter().map(|r| {
-                    (
-                        r.r_offset.get(endian),
-                        r.r_type(endian, false),
-                        r.r_sym(endian, false),
-                        Some(r.r_addend.get(endian)),
-                    )
-                }))
-            } else {
-                rel_slice = rs
-                    .rel(endian, data)
-                    .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
-                    .map(|(r, _)| r)
-                    .unwrap_or(&[]);
-                Box::new(rel_slice.iter().map(|r| {
-                    (
-                        r.r_offset.get(endian),
-                        r.r_type(endian),
-                        r.r_sym(endian),
-                        None,
-                    )
-                }))
-            };
+        let iter: Box<dyn Iterator<Item = (u64, u32, u32, Option<i64>)>> = if sh_type == elf::SHT_RELA {
+            rela_slice = rs
+                .rela(endian, data)
+                .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
+                .map(|(r, _)| r)
+                .unwrap_or(&[]);
+            Box::new(rela_slice.iter().map(|r| {
+                (r.r_offset.get(endian), r.r_type(endian, false), r.r_sym(endian, false), Some(r.r_addend.get(endian)))
+            }))
+        } else {
+            rel_slice = rs
+                .rel(endian, data)
+                .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
+                .map(|(r, _)| r)
+                .unwrap_or(&[]);
+            Box::new(rel_slice.iter().map(|r| (r.r_offset.get(endian), r.r_type(endian), r.r_sym(endian), None)))
+        };
         let bsize = g.blocks[block.index()].size;
         let mut edges = std::mem::take(&mut g.blocks[block.index()].edges);
         edges.reserve(iter.size_hint().0);
@@ -567,20 +488,11 @@ pub fn build<'a>(
             }
             let addend = match addend {
                 Some(a) => a,
-                None => implicit_addend(
-                    g.blocks[block.index()].bytes(),
-                    offset as usize,
-                    mapping.width,
-                    mapping.signed,
-                ),
+                None => {
+                    implicit_addend(g.blocks[block.index()].bytes(), offset as usize, mapping.width, mapping.signed)
+                }
             };
-            edges.push(Edge {
-                offset: offset as u32,
-                target,
-                kind: mapping.kind,
-                origin: r_type as u16,
-                addend,
-            });
+            edges.push(Edge { offset: offset as u32, target, kind: mapping.kind, origin: r_type as u16, addend });
         }
         g.blocks[block.index()].edges = edges;
     }

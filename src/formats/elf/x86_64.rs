@@ -33,12 +33,7 @@ pub enum Target {
 }
 
 const fn m(kind: EdgeKind, width: u8, signed: bool, target: Target) -> Mapping {
-    Mapping {
-        kind,
-        width,
-        signed,
-        target,
-    }
+    Mapping { kind, width, signed, target }
 }
 
 /// Maps an `r_type` to an edge; `Err` gives why it is not supported.
@@ -133,9 +128,7 @@ mod tests {
 
     #[test]
     fn every_required_type_maps() {
-        for t in [
-            0u32, 1, 2, 4, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 31, 32, 33, 41, 42,
-        ] {
+        for t in [0u32, 1, 2, 4, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 31, 32, 33, 41, 42] {
             assert!(map(t).is_ok(), "{}", reloc_name(t as u16));
         }
         assert!(map(200).is_err());
