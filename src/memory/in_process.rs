@@ -46,6 +46,12 @@ fn libc_anchor() -> usize {
 /// Maps `len` bytes with `prot`, preferring an address within ±2 GiB of
 /// libc, without ever replacing an existing mapping.
 fn map_near_libc(len: usize, prot: libc::c_int) -> Result<usize> {
+    map_near_libc_with(len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1)
+}
+
+/// As [`map_near_libc`] with explicit mmap flags and file descriptor
+/// (`MAP_SHARED` of a memfd for double-mapped arenas).
+pub(crate) fn map_near_libc_with(len: usize, prot: libc::c_int, flags: libc::c_int, fd: libc::c_int) -> Result<usize> {
     let anchor = libc_anchor();
     let page = super::host_page_size() as usize;
     let step = 32usize << 20;
@@ -64,16 +70,7 @@ fn map_near_libc(len: usize, prot: libc::c_int) -> Result<usize> {
     for hint in tries {
         // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping;
         // the result is checked before use.
-        let p = unsafe {
-            libc::mmap(
-                hint as *mut libc::c_void,
-                len,
-                prot,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
-                -1,
-                0,
-            )
-        };
+        let p = unsafe { libc::mmap(hint as *mut libc::c_void, len, prot, flags | libc::MAP_FIXED_NOREPLACE, fd, 0) };
         if p == libc::MAP_FAILED {
             continue;
         }
@@ -85,7 +82,7 @@ fn map_near_libc(len: usize, prot: libc::c_int) -> Result<usize> {
         unsafe { libc::munmap(p, len) };
     }
     // SAFETY: a plain anonymous mapping; checked below.
-    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_PRIVATE | libc::MAP_ANONYMOUS, -1, 0) };
+    let p = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
     if p == libc::MAP_FAILED {
         return Err(Error::Memory {
             detail: format!("mmap of {len} bytes failed: {}", std::io::Error::last_os_error()),

@@ -8,9 +8,12 @@
 //! ever writable and executable at once. Dropping an allocation releases
 //! its memory.
 
+pub mod arena;
+pub mod code_write;
 mod in_process;
 mod simulated;
 
+pub use arena::{ArenaMemoryManager, JitArena, MemoryPolicy};
 pub use in_process::InProcessMemoryManager;
 pub use simulated::SimulatedMemoryManager;
 
