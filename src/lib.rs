@@ -34,6 +34,7 @@ pub mod formats;
 pub mod graph;
 pub mod link;
 pub mod memory;
+pub mod redirect;
 pub mod session;
 
 pub use error::{Error, Location, Result};

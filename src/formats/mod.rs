@@ -6,6 +6,17 @@ pub mod elf;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 
+/// A name from an input file for an error message: lossy UTF-8, cut to
+/// its first 200 characters (names can be megabytes long in hostile input).
+pub fn shown(name: &[u8]) -> String {
+    const MAX: usize = 200;
+    let text = String::from_utf8_lossy(name);
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &text[..cut], name.len()),
+        None => text.into_owned(),
+    }
+}
+
 /// What a file's first bytes say it is.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum FileKind {

@@ -368,7 +368,7 @@ mod tests {
             let y = a.reserve(p, p).unwrap();
             let z = a.reserve(2 * p, 4 * p).unwrap();
             assert_eq!((a.x_base + z) % (4 * p), 0);
-            assert_eq!(a.in_use() >= 6 * p, true);
+            assert!(a.in_use() >= 6 * p);
             a.release(y, p);
             a.release(x, 3 * p);
             let w = a.reserve(4 * p, p).unwrap();

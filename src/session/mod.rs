@@ -12,12 +12,15 @@ use crate::error::{Error, Result};
 use crate::formats::{self, FileKind};
 use crate::graph::{Interner, LinkGraph, Linkage, NameId, SectionRole, SymbolKind};
 use crate::link::{self, Pass, PassConfig, PassPoint};
+use crate::memory::ArenaMemoryManager;
 use crate::memory::{Allocation, InProcessMemoryManager, MemoryManager};
+use crate::redirect::{Materializer, RedirectOptions, RedirectReport, Redirector};
 use archive::Archive;
 use dylib::Libraries;
 use hashbrown::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Input bytes: a read-only mapping of a file, or bytes the caller owns.
@@ -97,6 +100,8 @@ pub struct SessionSymbol {
     pub link: Option<LinkId>,
     /// Index of the defining file's name in the session's file list.
     pub file: u32,
+    /// A placeholder (a lazy symbol) that a link may define.
+    pub provisional: bool,
 }
 
 /// What a finished link left behind.
@@ -131,6 +136,7 @@ pub struct Session {
     elf_state: formats::elf::ElfState,
     options: SessionOptions,
     arch: Option<Arch>,
+    redirector: Option<Arc<Redirector>>,
 }
 
 fn display_name(path: &Path) -> String {
@@ -156,7 +162,105 @@ impl Session {
             elf_state: Default::default(),
             options,
             arch: None,
+            redirector: None,
         }
+    }
+
+    /// A session linking into this process with patchable call sites: every
+    /// link, stub and trampoline comes from one JIT arena near libc under
+    /// `redirect.policy`, and call sites are recorded for
+    /// [`Session::redirect`].
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the arena cannot be reserved.
+    pub fn with_redirection(redirect: RedirectOptions, options: SessionOptions) -> Result<Session> {
+        let r = Redirector::new(redirect)?;
+        let mut s = Session::new(Box::new(ArenaMemoryManager::new(r.arena().clone())), options);
+        s.redirector = Some(r);
+        Ok(s)
+    }
+
+    /// The redirection machinery, for sessions made with
+    /// [`Session::with_redirection`].
+    pub fn redirector(&self) -> Option<&Arc<Redirector>> {
+        self.redirector.as_ref()
+    }
+
+    fn need_redirector(&self) -> Result<&Arc<Redirector>> {
+        self.redirector
+            .as_ref()
+            .ok_or_else(|| Error::Usage("this session was not made with Session::with_redirection".into()))
+    }
+
+    /// Makes `name` redirectable before the code that calls it is linked;
+    /// returns its identity (stub address). See [`Redirector::make_redirectable`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection; [`Error::Memory`] for stubs.
+    pub fn make_redirectable(&mut self, name: &str) -> Result<u64> {
+        let id = self.need_redirector()?.make_redirectable(name)?;
+        let n = self.names.intern(name.as_bytes());
+        if let Some(e) = self.table.get_mut(&n) {
+            e.addr = id;
+        }
+        Ok(id)
+    }
+
+    /// Defines `name` lazily (see [`Redirector::define_lazy`]): links that
+    /// reference it resolve to its stub; its first call runs `materializer`.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection or if `name` is defined;
+    /// [`Error::Memory`] for stubs.
+    pub fn define_lazy(&mut self, name: &str, materializer: Materializer) -> Result<u64> {
+        let n = self.names.intern(name.as_bytes());
+        if self.table.contains_key(&n) {
+            return Err(Error::DuplicateDefinition {
+                symbol: name.into(),
+                first: "session".into(),
+                second: "lazy".into(),
+            });
+        }
+        let id = self.need_redirector()?.define_lazy(name, materializer)?;
+        self.table.insert(
+            n,
+            SessionSymbol { addr: id, size: 0, weak: false, callable: true, link: None, file: 0, provisional: true },
+        );
+        Ok(id)
+    }
+
+    /// Redirects every call to `names` to `new_address`; see
+    /// [`Redirector::redirect`].
+    ///
+    /// # Errors
+    /// As [`Redirector::redirect`]; [`Error::Usage`] without redirection.
+    pub fn redirect(&self, names: &[&str], new_address: u64) -> Result<RedirectReport> {
+        self.need_redirector()?.redirect(names, new_address)
+    }
+
+    /// Retires a link whose code has been superseded: its symbols leave the
+    /// table, its call sites are forgotten, and its memory is freed once
+    /// every thread registered with [`Redirector::register_thread`] has
+    /// passed a quiescent point (at once when none is registered).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for an unknown link, or when a tracked symbol's
+    /// calls still go into the link (redirect them first).
+    pub fn retire(&mut self, id: LinkId) -> Result<()> {
+        let r = self.need_redirector()?.clone();
+        let l = self.linked(id).ok_or_else(|| Error::Usage("unknown link".into()))?;
+        let ranges: Vec<(u64, u64)> = crate::graph::Prot::ALL
+            .iter()
+            .map(|&p| l.alloc.segment(p))
+            .filter(|s| s.size > 0)
+            .map(|s| (s.target, s.target + s.size))
+            .collect();
+        if let Some(name) = r.targets_into(&ranges) {
+            return Err(Error::Usage(format!("cannot retire link {}: calls to {name} still go into it", id.0)));
+        }
+        let l = self.take_link(id)?;
+        r.epochs().retire(Box::new(l));
+        Ok(())
     }
 
     /// A session linking into this process (one mapping per link).
@@ -283,7 +387,10 @@ impl Session {
                 second: "--abs".into(),
             });
         }
-        self.table.insert(n, SessionSymbol { addr, size: 0, weak: false, callable: false, link: None, file: 0 });
+        self.table.insert(
+            n,
+            SessionSymbol { addr, size: 0, weak: false, callable: false, link: None, file: 0, provisional: false },
+        );
         self.abs.push(n);
         Ok(())
     }
@@ -392,7 +499,10 @@ impl Session {
         for (&n, &s) in g.globals.iter() {
             let sym = &mut g.symbols[s.index()];
             let Some(ex) = table.get(&n) else { continue };
-            if !matches!(sym.kind, SymbolKind::Defined | SymbolKind::Absolute) {
+            let redirectable = self.redirector.as_ref().is_some_and(|r| r.identity(&names.str(n)).is_some());
+            if !matches!(sym.kind, SymbolKind::Defined | SymbolKind::Absolute) || ex.provisional || redirectable {
+                // A redirectable symbol may be defined again: the new
+                // definition becomes its body and its callers follow.
                 continue;
             }
             if sym.linkage == Linkage::Weak {
@@ -422,6 +532,11 @@ impl Session {
         self.passes.run(PassPoint::PostAllocation, &mut g, &self.names)?;
         self.resolve_externals(&mut g)?;
         phase("resolved externals");
+        let next_id = self.links.len() as u32;
+        let pending = match &self.redirector {
+            Some(r) => Some(r.bind_link(&mut g, &self.names, arch, next_id)?),
+            None => None,
+        };
         self.passes.run(PassPoint::PreFixup, &mut g, &self.names)?;
         link::apply_fixups(&g, &self.names, arch, alloc.as_mut())?;
         phase(&format!("applied {} fixups", g.edge_count()));
@@ -455,10 +570,12 @@ impl Session {
             }
             let file_index = self.files.len() as u32;
             self.files.push(g.files[sym.file.index()].name.clone());
+            let identity = self.redirector.as_ref().and_then(|r| r.identity(&self.names.str(n)));
             self.table.insert(
                 n,
                 SessionSymbol {
-                    addr: g.symbol_addr(s),
+                    provisional: false,
+                    addr: identity.unwrap_or_else(|| g.symbol_addr(s)),
                     size: sym.size,
                     weak: sym.linkage == Linkage::Weak,
                     callable: sym.callable,
@@ -470,6 +587,9 @@ impl Session {
         }
         let counts = (g.blocks.iter().filter(|b| b.live).count(), g.edge_count(), gotplt.got.len(), gotplt.stubs.len());
         self.links.push(Some(LinkedObject { alloc, init, fini, symbols, counts, finis_ran: false }));
+        if let (Some(r), Some(p)) = (&self.redirector, pending) {
+            r.commit_link(p);
+        }
         phase("done");
         Ok(id)
     }
@@ -592,6 +712,12 @@ impl Session {
     /// # Errors
     /// [`Error::Usage`] for an unknown link.
     pub fn remove(&mut self, id: LinkId) -> Result<()> {
+        let l = self.take_link(id)?;
+        drop(l);
+        Ok(())
+    }
+
+    fn take_link(&mut self, id: LinkId) -> Result<LinkedObject> {
         let l = self
             .links
             .get_mut(id.0 as usize)
@@ -602,8 +728,10 @@ impl Session {
                 self.table.remove(n);
             }
         }
-        drop(l);
-        Ok(())
+        if let Some(r) = &self.redirector {
+            r.forget_link(id.0);
+        }
+        Ok(l)
     }
 }
 

@@ -98,8 +98,352 @@ fn section_role(name: &[u8], sh_type: u32) -> SectionRole {
     }
 }
 
+/// Largest section alignment accepted (`sh_addralign`, and a common
+/// symbol's `st_value`): 4 GiB, far beyond any real object's needs, and
+/// small enough that layout arithmetic on it cannot overflow.
+pub const MAX_ALIGN: u64 = 1 << 32;
+
+/// Largest section (`sh_size` of an allocated section, NOBITS included)
+/// or common symbol (`st_size`) accepted: 4 GiB - 1.
+pub const MAX_SIZE: u64 = u32::MAX as u64;
+
+/// How many bytes of names (section names, symbol names, group signatures)
+/// one object may make the builder read and intern: four times the file's
+/// size plus 16 MiB. Names are cached per string-table offset, so a real
+/// object's names add up to a fraction of its size; without a bound, string
+/// offsets that overlap pathologically (every symbol naming a different
+/// suffix of one long string) cost time and interner memory quadratic in
+/// the file's size.
+pub fn name_budget(file_len: usize) -> u64 {
+    (file_len as u64).saturating_mul(4).saturating_add(16 << 20)
+}
+
+type SectionHeader64 = elf::SectionHeader64<Endianness>;
+type SectionTable<'a> = object::read::elf::SectionTable<'a, Header>;
+type SymbolTable<'a> = object::read::elf::SymbolTable<'a, Header>;
+
+/// One entry size the gABI fixes for a section type; 0 is accepted too
+/// (some producers leave `sh_entsize` unset).
+fn expected_entsize(sh_type: u32) -> Option<u64> {
+    match sh_type {
+        elf::SHT_SYMTAB | elf::SHT_RELA => Some(24),
+        elf::SHT_REL => Some(16),
+        elf::SHT_GROUP | elf::SHT_SYMTAB_SHNDX => Some(4),
+        _ => None,
+    }
+}
+
+/// The parsed frame of one ELF relocatable object: header, section table,
+/// section name and symbol string tables, all validated against the file's
+/// length, and the name caches that keep the work linear in it.
+struct Reader<'a> {
+    file: String,
+    data: &'a [u8],
+    endian: Endianness,
+    sections: SectionTable<'a>,
+    shstrndx: usize,
+    shstrtab: object::read::StringTable<'a>,
+    shstrtab_size: u64,
+    symtab_index: usize,
+    symtab: SymbolTable<'a>,
+    strtab_size: u64,
+    budget: u64,
+    sec_names: Vec<Option<&'a [u8]>>,
+    sec_ids: Vec<Option<NameId>>,
+    sym_names: hashbrown::HashMap<u32, (&'a [u8], Option<NameId>)>,
+}
+
+impl<'a> Reader<'a> {
+    fn bad(&self, detail: String) -> Error {
+        malformed(&self.file, detail)
+    }
+
+    fn len(&self) -> usize {
+        self.sections.len()
+    }
+
+    fn header(&self, i: usize) -> &'a SectionHeader64 {
+        &self.sections.iter().as_slice()[i]
+    }
+
+    /// Parses and validates everything but symbols and relocations.
+    fn new(file: &str, data: &'a [u8]) -> Result<Reader<'a>> {
+        let bad = |detail: String| malformed(file, detail);
+        let len = data.len() as u64;
+        if data.len() < std::mem::size_of::<Header>() {
+            return Err(bad(format!("ELF header truncated: the file is {len} bytes, an ELF64 header needs 64")));
+        }
+        let hdr = Header::parse(data).map_err(|e| bad(format!("ELF header: {e}")))?;
+        let endian = hdr.endian().map_err(|e| bad(format!("ELF header: {e}")))?;
+        if hdr.e_machine(endian) != elf::EM_X86_64 {
+            return Err(Error::Unsupported {
+                file: file.to_string(),
+                detail: format!("ELF e_machine {}", hdr.e_machine(endian)),
+            });
+        }
+
+        // The section header table, with the gABI's extended numbering
+        // (e_shnum 0: the count is section 0's sh_size; e_shstrndx
+        // SHN_XINDEX: the index is section 0's sh_link).
+        let shoff = hdr.e_shoff(endian);
+        let e_shnum = hdr.e_shnum(endian);
+        let headers: &'a [SectionHeader64] = if shoff == 0 {
+            &[]
+        } else {
+            let entsize = hdr.e_shentsize(endian);
+            if usize::from(entsize) != std::mem::size_of::<SectionHeader64>() {
+                return Err(bad(format!("e_shentsize {entsize}, expected 64 (ELF64 section header)")));
+            }
+            let (shnum, how) = if e_shnum > 0 {
+                (u64::from(e_shnum), "e_shnum")
+            } else {
+                if shoff.checked_add(64).is_none_or(|end| end > len) {
+                    return Err(bad(format!(
+                        "section header table truncated: e_shoff {shoff:#x} leaves no room for section 0 \
+                         (file is {len:#x} bytes)"
+                    )));
+                }
+                let s0 = hdr
+                    .section_0(endian, data)
+                    .map_err(|e| bad(format!("section 0: {e}")))?
+                    .ok_or_else(|| bad("section 0 missing".into()))?;
+                (s0.sh_size(endian), "section 0 sh_size (extended e_shnum)")
+            };
+            let end = shnum.checked_mul(64).and_then(|size| shoff.checked_add(size));
+            if end.is_none_or(|end| end > len) {
+                return Err(bad(format!(
+                    "section header table truncated: e_shoff {shoff:#x} + {shnum} entries ({how}) of 64 bytes \
+                     is past the end of the file ({len:#x} bytes)"
+                )));
+            }
+            hdr.section_headers(endian, data).map_err(|e| bad(format!("section header table: {e}")))?
+        };
+        let nsec = headers.len();
+
+        // Section name string table.
+        let (shstrndx, shstrtab, shstrtab_size) = if nsec == 0 {
+            (0, object::read::StringTable::default(), 0)
+        } else {
+            let raw = hdr.e_shstrndx(endian);
+            let idx = if raw == elf::SHN_XINDEX { headers[0].sh_link(endian) } else { u32::from(raw) } as usize;
+            let field = if raw == elf::SHN_XINDEX { "e_shstrndx (section 0 sh_link)" } else { "e_shstrndx" };
+            if idx == 0 {
+                return Err(bad(format!("{field} is 0 (SHN_UNDEF): no section name string table")));
+            }
+            if idx >= nsec {
+                return Err(bad(format!("{field} {idx} out of range ({nsec} sections)")));
+            }
+            let s = &headers[idx];
+            let (off, size) =
+                if s.sh_type(endian) == elf::SHT_NOBITS { (0, 0) } else { (s.sh_offset(endian), s.sh_size(endian)) };
+            let end = off.checked_add(size).filter(|&e| e <= len).ok_or_else(|| {
+                bad(format!(
+                    "section name string table (section {idx}): sh_offset {off:#x} + sh_size {size:#x} \
+                     past end of file ({len:#x} bytes)"
+                ))
+            })?;
+            (idx, object::read::StringTable::new(data, off, end), size)
+        };
+        let sections = SectionTable::new(headers, shstrtab);
+
+        let mut r = Reader {
+            file: file.to_string(),
+            data,
+            endian,
+            sections,
+            shstrndx,
+            shstrtab,
+            shstrtab_size,
+            symtab_index: 0,
+            symtab: SymbolTable::default(),
+            strtab_size: 0,
+            budget: name_budget(data.len()),
+            sec_names: vec![None; nsec],
+            sec_ids: vec![None; nsec],
+            sym_names: hashbrown::HashMap::new(),
+        };
+        r.check_ranges()?;
+        r.read_symtab()?;
+        Ok(r)
+    }
+
+    /// Every section with file contents lies within the file, and no two
+    /// overlap: the gABI ("Sections"): "Sections in a file may not overlap.
+    /// No byte in a file resides in more than one section." Overlaps are
+    /// refused rather than read as independent ranges because they let a
+    /// small file multiply work (a thousand relocation sections over the
+    /// same bytes). Checks `sh_entsize` of the tables we read.
+    fn check_ranges(&mut self) -> Result<()> {
+        let endian = self.endian;
+        let len = self.data.len() as u64;
+        let mut ranges: Vec<(u64, u64, usize)> = Vec::new();
+        for i in 0..self.len() {
+            let s = self.header(i);
+            let sh_type = s.sh_type(endian);
+            if let Some(want) = expected_entsize(sh_type) {
+                let got = s.sh_entsize(endian);
+                if got != 0 && got != want {
+                    return Err(self.bad(format!("{}: sh_entsize {got}, expected {want}", self.label(i))));
+                }
+            }
+            if sh_type == elf::SHT_NULL || sh_type == elf::SHT_NOBITS {
+                continue;
+            }
+            let (off, size) = (s.sh_offset(endian), s.sh_size(endian));
+            if size == 0 {
+                continue;
+            }
+            let Some(end) = off.checked_add(size).filter(|&e| e <= len) else {
+                return Err(self.bad(format!(
+                    "{}: sh_offset {off:#x} + sh_size {size:#x} past end of file ({len:#x} bytes)",
+                    self.label(i)
+                )));
+            };
+            ranges.push((off, end, i));
+        }
+        ranges.sort_unstable();
+        for w in ranges.windows(2) {
+            let ((a0, a1, ai), (b0, b1, bi)) = (w[0], w[1]);
+            if b0 < a1 {
+                return Err(self.bad(format!(
+                    "{} (file bytes {a0:#x}..{a1:#x}) and {} ({b0:#x}..{b1:#x}) overlap",
+                    self.label(ai),
+                    self.label(bi)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The first SHT_SYMTAB, its string table checked.
+    fn read_symtab(&mut self) -> Result<()> {
+        let endian = self.endian;
+        let Some(i) = (0..self.len()).find(|&i| self.header(i).sh_type(endian) == elf::SHT_SYMTAB) else {
+            return Ok(());
+        };
+        let s = self.header(i);
+        let link = s.sh_link(endian) as usize;
+        if link == 0 || link >= self.len() {
+            return Err(self.bad(format!(
+                "symbol table {}: sh_link {link} (string table) out of range ({} sections)",
+                self.label(i),
+                self.len()
+            )));
+        }
+        let strtab = self.header(link);
+        if strtab.sh_type(endian) != elf::SHT_STRTAB {
+            return Err(self.bad(format!(
+                "symbol table {}: sh_link {link} is not a string table (sh_type {:#x})",
+                self.label(i),
+                strtab.sh_type(endian)
+            )));
+        }
+        if s.sh_size(endian) % 24 != 0 {
+            return Err(self.bad(format!(
+                "symbol table {}: sh_size {:#x} is not a multiple of the 24-byte entry",
+                self.label(i),
+                s.sh_size(endian)
+            )));
+        }
+        let symtab = self
+            .sections
+            .symbols(endian, self.data, elf::SHT_SYMTAB)
+            .map_err(|e| self.bad(format!("symbol table {}: {e}", self.label(i))))?;
+        self.symtab_index = i;
+        self.strtab_size = strtab.sh_size(endian);
+        self.symtab = symtab;
+        Ok(())
+    }
+
+    /// Charges `n` bytes of names to the budget.
+    fn spend(&mut self, n: usize, what: impl FnOnce() -> String) -> Result<()> {
+        match self.budget.checked_sub(n as u64 + 1) {
+            Some(b) => {
+                self.budget = b;
+                Ok(())
+            }
+            None => Err(self.bad(format!(
+                "{}: names read so far exceed {} bytes (string table offsets overlap pathologically)",
+                what(),
+                name_budget(self.data.len())
+            ))),
+        }
+    }
+
+    /// Section `i`'s name (read once).
+    fn sec_name(&mut self, i: usize) -> Result<&'a [u8]> {
+        if i >= self.len() {
+            return Err(self.bad(format!("section index {i} out of range ({} sections)", self.len())));
+        }
+        if let Some(n) = self.sec_names[i] {
+            return Ok(n);
+        }
+        let off = self.header(i).sh_name(self.endian);
+        let n = self.shstrtab.get(off).map_err(|()| {
+            let why =
+                if u64::from(off) >= self.shstrtab_size { "past the end of" } else { "not NUL-terminated within" };
+            self.bad(format!(
+                "section {i}: sh_name {off:#x} {why} the section name string table (section {}, {:#x} bytes)",
+                self.shstrndx, self.shstrtab_size
+            ))
+        })?;
+        self.spend(n.len(), || format!("section {i} name"))?;
+        self.sec_names[i] = Some(n);
+        Ok(n)
+    }
+
+    /// Section `i`'s name, interned (once).
+    fn sec_name_id(&mut self, i: usize, names: &mut Interner) -> Result<NameId> {
+        let n = self.sec_name(i)?;
+        Ok(*self.sec_ids[i].get_or_insert_with(|| names.intern(n)))
+    }
+
+    /// "section 3 (.text)" for messages; the name only when it reads.
+    fn label(&self, i: usize) -> String {
+        let name = self.sec_names.get(i).copied().flatten().or_else(|| {
+            let off = self.header(i).sh_name(self.endian);
+            self.shstrtab.get(off).ok()
+        });
+        match name {
+            Some(n) => format!("section {i} ({})", crate::formats::shown(n)),
+            None => format!("section {i}"),
+        }
+    }
+
+    /// The name of symbol `idx` and its interned id (`None` when empty),
+    /// read once per string table offset.
+    fn sym_name(
+        &mut self,
+        idx: usize,
+        sym: &elf::Sym64<Endianness>,
+        names: &mut Interner,
+    ) -> Result<(&'a [u8], Option<NameId>)> {
+        let off = sym.st_name(self.endian);
+        if let Some(&hit) = self.sym_names.get(&off) {
+            return Ok(hit);
+        }
+        let n = self.symtab.strings().get(off).map_err(|()| {
+            let why = if u64::from(off) >= self.strtab_size { "past the end of" } else { "not NUL-terminated within" };
+            self.bad(format!(
+                "symbol {idx}: st_name {off:#x} {why} the string table (section {}, {:#x} bytes)",
+                self.symtab.string_section().0,
+                self.strtab_size
+            ))
+        })?;
+        self.spend(n.len(), || format!("symbol {idx} name"))?;
+        let id = if n.is_empty() { None } else { Some(names.intern(n)) };
+        self.sym_names.insert(off, (n, id));
+        Ok((n, id))
+    }
+}
+
 /// Adds the ELF relocatable object `data` (named `name` in errors and the
 /// dump) to `g`.
+///
+/// Work and memory are linear in `data.len()`: every count is checked
+/// against the bytes that hold it, sections may not overlap, names are
+/// budgeted ([`name_budget`]), alignments are at most [`MAX_ALIGN`] and
+/// allocated sections at most [`MAX_SIZE`] bytes.
 ///
 /// # Errors
 /// [`Error::Malformed`] naming the field for anything out of bounds or
@@ -113,61 +457,72 @@ pub fn build<'a>(
     name: String,
     data: &'a [u8],
 ) -> Result<FileId> {
+    let mut r = Reader::new(&name, data)?;
+    let endian = r.endian;
+    let nsec = r.len();
     let fname = name.as_str();
     let bad = |detail: String| malformed(fname, detail);
-    let hdr = Header::parse(data).map_err(|e| bad(format!("ELF header: {e}")))?;
-    let endian = hdr.endian().map_err(|e| bad(format!("ELF header: {e}")))?;
-    if hdr.e_machine(endian) != elf::EM_X86_64 {
-        return Err(Error::Unsupported { file: name, detail: format!("ELF e_machine {}", hdr.e_machine(endian)) });
-    }
-    let sections = hdr.sections(endian, data).map_err(|e| bad(format!("section headers: {e}")))?;
-    let nsec = sections.len();
-    let (symtab_index, symtab) = match sections.iter().position(|s| s.sh_type(endian) == elf::SHT_SYMTAB) {
-        Some(i) => (
-            i,
-            sections
-                .symbols(endian, data, elf::SHT_SYMTAB)
-                .map_err(|e| bad(format!("symbol table (section {i}): {e}")))?,
-        ),
-        None => (0, Default::default()),
-    };
-    let sec_name = |i: usize| -> Result<&'a [u8]> {
-        let s = sections.section(object::SectionIndex(i)).map_err(|e| bad(format!("section {i}: {e}")))?;
-        sections.section_name(endian, s).map_err(|e| bad(format!("section {i} name (sh_name): {e}")))
-    };
 
     let file = g.add_file(name.clone());
     g.files[file.index()].reloc_name = x86_64::reloc_name;
 
     // COMDAT groups: the first definition of a signature wins; the members
-    // of a later group with the same signature are dropped.
+    // of a later group with the same signature are dropped. Groups are
+    // flat (a member is a section, never a group), so nothing recurses;
+    // a section may belong to one group only, so the member loops together
+    // visit at most `nsec` members before an error.
     let mut discarded = vec![false; nsec];
     let mut in_group = vec![false; nsec];
-    for (i, s) in sections.iter().enumerate() {
-        let Some((flag, members)) = s.group(endian, data).map_err(|e| bad(format!("SHT_GROUP section {i}: {e}")))?
+    for i in 0..nsec {
+        let s = r.header(i);
+        let Some((flag, members)) = s.group(endian, data).map_err(|e| bad(format!("SHT_GROUP {}: {e}", r.label(i))))?
         else {
             continue;
         };
         let sig_index = s.sh_info(endian) as usize;
-        if s.sh_link(endian) as usize != symtab_index || symtab.is_empty() {
-            return Err(bad(format!("SHT_GROUP section {i}: sh_link {} is not the symbol table", s.sh_link(endian))));
+        if s.sh_link(endian) as usize != r.symtab_index || r.symtab.is_empty() {
+            return Err(bad(format!(
+                "SHT_GROUP {}: sh_link {} is not the symbol table",
+                r.label(i),
+                s.sh_link(endian)
+            )));
         }
-        let sig_sym = symtab.symbol(object::SymbolIndex(sig_index)).map_err(|_| {
-            bad(format!("SHT_GROUP section {i}: signature symbol index {sig_index} (sh_info) out of range"))
+        let sig_sym = r.symtab.symbol(object::SymbolIndex(sig_index)).map_err(|_| {
+            bad(format!(
+                "SHT_GROUP {}: signature symbol index {sig_index} (sh_info) out of range ({} symbols)",
+                r.label(i),
+                r.symtab.len()
+            ))
         })?;
         let sig = if sig_sym.st_type() == elf::STT_SECTION {
-            sec_name(sig_sym.st_shndx(endian) as usize)?
+            let si = sig_sym.st_shndx(endian) as usize;
+            if si >= nsec {
+                return Err(bad(format!(
+                    "SHT_GROUP {}: signature is a section symbol of section {si}, out of range ({nsec} sections)",
+                    r.label(i)
+                )));
+            }
+            r.sec_name_id(si, names)?
         } else {
-            symtab.symbol_name(endian, sig_sym).map_err(|e| bad(format!("SHT_GROUP section {i} signature: {e}")))?
+            match r.sym_name(sig_index, sig_sym, names)? {
+                (_, Some(id)) => id,
+                (_, None) => names.intern(b""),
+            }
         };
-        let keep = flag & elf::GRP_COMDAT == 0 || state.comdat_groups.insert(names.intern(sig));
+        let keep = flag & elf::GRP_COMDAT == 0 || state.comdat_groups.insert(sig);
         for m in members {
             let idx = m.get(endian) as usize;
-            if idx == 0 || idx >= nsec || idx == i {
-                return Err(bad(format!("SHT_GROUP section {i}: member section index {idx} out of range")));
+            if idx == 0 || idx >= nsec {
+                return Err(bad(format!(
+                    "SHT_GROUP {}: member section index {idx} out of range ({nsec} sections)",
+                    r.label(i)
+                )));
+            }
+            if idx == i {
+                return Err(bad(format!("SHT_GROUP {}: lists itself as a member", r.label(i))));
             }
             if in_group[idx] {
-                return Err(bad(format!("section {idx} is a member of two SHT_GROUP sections")));
+                return Err(bad(format!("{} is a member of two SHT_GROUP sections", r.label(idx))));
             }
             in_group[idx] = true;
             if !keep {
@@ -179,7 +534,8 @@ pub fn build<'a>(
     // Sections: one block per allocated section.
     let mut sec_block: Vec<Option<BlockId>> = vec![None; nsec];
     let mut sec_skip: Vec<&'static str> = vec!["section not loaded"; nsec];
-    for (i, s) in sections.iter().enumerate() {
+    for i in 0..nsec {
+        let s = r.header(i);
         let flags = s.sh_flags(endian);
         let sh_type = s.sh_type(endian);
         if discarded[i] {
@@ -200,7 +556,7 @@ pub fn build<'a>(
         ) {
             continue;
         }
-        let sname = sec_name(i)?;
+        let sname = r.sec_name(i)?;
         if sname == b".eh_frame" || sh_type == elf::SHT_X86_64_UNWIND {
             sec_skip[i] = "section .eh_frame (not loaded yet)";
             continue;
@@ -209,30 +565,25 @@ pub fn build<'a>(
             sec_skip[i] = "thread-local section (TLS is not supported yet)";
             continue;
         }
+        // gABI: "Values 0 and 1 mean the section has no alignment constraints."
         let align = s.sh_addralign(endian).max(1);
         if !align.is_power_of_two() {
-            return Err(bad(format!(
-                "section {} has sh_addralign {align}, not a power of two",
-                String::from_utf8_lossy(sname)
-            )));
+            return Err(bad(format!("{}: sh_addralign {align:#x} is not a power of two", r.label(i))));
+        }
+        if align > MAX_ALIGN {
+            return Err(bad(format!("{}: sh_addralign {align:#x} is larger than 4 GiB", r.label(i))));
         }
         let size = s.sh_size(endian);
+        if size > MAX_SIZE {
+            return Err(bad(format!("{}: sh_size {size:#x} is larger than 4 GiB", r.label(i))));
+        }
         let content = if sh_type == elf::SHT_NOBITS {
             Content::Zero
         } else {
-            let bytes = s.data(endian, data).map_err(|_| {
-                bad(format!(
-                    "section {}: sh_offset {:#x} + sh_size {size:#x} past end of file ({:#x} bytes)",
-                    String::from_utf8_lossy(sname),
-                    s.sh_offset(endian),
-                    data.len()
-                ))
-            })?;
+            // In bounds: checked by Reader::check_ranges.
+            let bytes = s.data(endian, data).map_err(|e| bad(format!("{}: {e}", r.label(i))))?;
             Content::Borrowed(bytes)
         };
-        if size > u64::from(u32::MAX) {
-            return Err(bad(format!("section {} larger than 4 GiB", String::from_utf8_lossy(sname))));
-        }
         let prot = if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
             Prot::ReadExec
         } else if flags & u64::from(elf::SHF_WRITE) != 0 {
@@ -241,7 +592,7 @@ pub fn build<'a>(
             Prot::Read
         };
         let role = section_role(sname, sh_type);
-        let sid = g.add_section(names.intern(sname), file, prot, role);
+        let sid = g.add_section(r.sec_name_id(i, names)?, file, prot, role);
         if role != SectionRole::Regular || flags & u64::from(elf::SHF_GNU_RETAIN) != 0 {
             g.sections[sid.index()].keep = true;
         }
@@ -249,6 +600,7 @@ pub fn build<'a>(
     }
 
     // Symbols.
+    let symtab = r.symtab;
     let nsym = symtab.len();
     let mut sym_map: Vec<Mapped> = vec![Mapped::Unloaded("null symbol"); nsym];
     for (idx, sym) in symtab.enumerate() {
@@ -260,14 +612,17 @@ pub fn build<'a>(
         if st_type == elf::STT_FILE {
             continue;
         }
-        let shndx = symtab
-            .symbol_section(endian, sym, object::SymbolIndex(idx))
-            .map_err(|e| bad(format!("symbol {idx}: {e}")))?;
         let raw_shndx = sym.st_shndx(endian);
+        let shndx = symtab.symbol_section(endian, sym, object::SymbolIndex(idx)).map_err(|_| {
+            bad(format!("symbol {idx}: st_shndx is SHN_XINDEX but SHT_SYMTAB_SHNDX has no entry for it"))
+        })?;
         if st_type == elf::STT_SECTION {
             if let Some(si) = shndx {
                 if si.0 >= nsec {
-                    return Err(bad(format!("section symbol {idx}: section index {} out of range", si.0)));
+                    return Err(bad(format!(
+                        "section symbol {idx}: section index {} out of range ({nsec} sections)",
+                        si.0
+                    )));
                 }
                 sym_map[idx] = match sec_block[si.0] {
                     Some(b) => Mapped::Sym(g.add_anonymous(b, 0, file)),
@@ -276,7 +631,8 @@ pub fn build<'a>(
             }
             continue;
         }
-        let sname = symtab.symbol_name(endian, sym).map_err(|e| bad(format!("symbol {idx} name (st_name): {e}")))?;
+        let (sname, name_id) = r.sym_name(idx, sym, names)?;
+        let shown = || crate::formats::shown(sname);
         let bind = sym.st_bind();
         let local = bind == elf::STB_LOCAL;
         let scope = if local {
@@ -290,7 +646,6 @@ pub fn build<'a>(
         let callable = st_type == elf::STT_FUNC;
         let value = sym.st_value(endian);
         let size = sym.st_size(endian);
-        let name_id = if sname.is_empty() { None } else { Some(names.intern(sname)) };
 
         let mut def = Symbol {
             name: name_id,
@@ -310,10 +665,7 @@ pub fn build<'a>(
                     return Err(bad(format!("symbol {idx}: undefined symbol without a name")));
                 };
                 if local {
-                    return Err(bad(format!(
-                        "symbol {idx} ({}): undefined local symbol",
-                        String::from_utf8_lossy(sname)
-                    )));
+                    return Err(bad(format!("symbol {idx} ({}): undefined local symbol", shown())));
                 }
                 if sname == b"_GLOBAL_OFFSET_TABLE_" {
                     sym_map[idx] = Mapped::Sym(got_base(g, names, file));
@@ -332,21 +684,36 @@ pub fn build<'a>(
             elf::SHN_COMMON | 0xff02 => {
                 if !value.is_power_of_two() && value != 0 {
                     return Err(bad(format!(
-                        "common symbol {}: alignment {value} is not a power of two",
-                        String::from_utf8_lossy(sname)
+                        "common symbol {idx} ({}): alignment (st_value) {value:#x} is not a power of two",
+                        shown()
                     )));
+                }
+                if value > MAX_ALIGN {
+                    return Err(bad(format!(
+                        "common symbol {idx} ({}): alignment (st_value) {value:#x} is larger than 4 GiB",
+                        shown()
+                    )));
+                }
+                if size > MAX_SIZE {
+                    return Err(bad(format!(
+                        "common symbol {idx} ({}): st_size {size:#x} is larger than 4 GiB",
+                        shown()
+                    )));
+                }
+                if name_id.is_none() {
+                    return Err(bad(format!("common symbol {idx}: no name")));
                 }
                 def.kind = SymbolKind::Common;
                 def.value = value.max(1);
             }
             _ => {
                 let Some(si) = shndx else {
-                    return Err(bad(format!("symbol {idx}: reserved section index {raw_shndx:#x}")));
+                    return Err(bad(format!("symbol {idx} ({}): reserved section index {raw_shndx:#x}", shown())));
                 };
                 if si.0 >= nsec {
                     return Err(bad(format!(
-                        "symbol {idx} ({}): section index {} out of range",
-                        String::from_utf8_lossy(sname),
+                        "symbol {idx} ({}): section index {} out of range ({nsec} sections)",
+                        shown(),
                         si.0
                     )));
                 }
@@ -355,8 +722,9 @@ pub fn build<'a>(
                         let bsize = g.blocks[b.index()].size;
                         if value > bsize {
                             return Err(bad(format!(
-                                "symbol {} at offset {value:#x} past the end of its section ({bsize:#x} bytes)",
-                                String::from_utf8_lossy(sname)
+                                "symbol {idx} ({}): st_value {value:#x} past the end of {} ({bsize:#x} bytes)",
+                                shown(),
+                                r.label(si.0)
                             )));
                         }
                         def.block = Some(b);
@@ -381,35 +749,53 @@ pub fn build<'a>(
 
     // Relocations.
     let mut zero_sym: Option<SymbolId> = None;
-    for (ri, rs) in sections.iter().enumerate() {
+    for ri in 0..nsec {
+        let rs = r.header(ri);
         let sh_type = rs.sh_type(endian);
         if sh_type != elf::SHT_RELA && sh_type != elf::SHT_REL {
             continue;
         }
         let target = rs.sh_info(endian) as usize;
-        if target == 0 || target >= nsec || target == ri {
-            return Err(bad(format!("relocation section {ri}: target section {target} (sh_info) out of range")));
+        if target == ri {
+            return Err(bad(format!(
+                "relocation {}: sh_info {target} names the relocation section itself",
+                r.label(ri)
+            )));
+        }
+        if target == 0 || target >= nsec {
+            return Err(bad(format!(
+                "relocation {}: target section {target} (sh_info) out of range ({nsec} sections)",
+                r.label(ri)
+            )));
         }
         let Some(block) = sec_block[target] else {
             continue;
         };
-        if rs.sh_link(endian) as usize != symtab_index || symtab.is_empty() {
+        if rs.sh_link(endian) as usize != r.symtab_index || symtab.is_empty() {
             return Err(bad(format!(
-                "relocation section {ri}: sh_link {} is not the symbol table",
+                "relocation {}: sh_link {} is not the symbol table",
+                r.label(ri),
                 rs.sh_link(endian)
             )));
         }
-        let tname = sec_name(target)?;
-        let loc = |offset: u64| {
-            Box::new(Location { file: fname.to_string(), section: String::from_utf8_lossy(tname).into_owned(), offset })
-        };
+        let entsize = if sh_type == elf::SHT_RELA { 24 } else { 16 };
+        if rs.sh_size(endian) % entsize != 0 {
+            return Err(bad(format!(
+                "relocation {}: sh_size {:#x} is not a multiple of the {entsize}-byte entry",
+                r.label(ri),
+                rs.sh_size(endian)
+            )));
+        }
+        let tname = r.sec_name(target)?;
+        let tshown = crate::formats::shown(tname);
+        let loc = |offset: u64| Box::new(Location { file: fname.to_string(), section: tshown.clone(), offset });
         // Raw (r_offset, r_info type, r_sym, explicit addend).
         let rela_slice;
         let rel_slice;
         let iter: Box<dyn Iterator<Item = (u64, u32, u32, Option<i64>)>> = if sh_type == elf::SHT_RELA {
             rela_slice = rs
                 .rela(endian, data)
-                .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
+                .map_err(|e| bad(format!("relocation {}: {e}", r.label(ri))))?
                 .map(|(r, _)| r)
                 .unwrap_or(&[]);
             Box::new(rela_slice.iter().map(|r| {
@@ -418,7 +804,7 @@ pub fn build<'a>(
         } else {
             rel_slice = rs
                 .rel(endian, data)
-                .map_err(|e| bad(format!("relocation section {ri}: {e}")))?
+                .map_err(|e| bad(format!("relocation {}: {e}", r.label(ri))))?
                 .map(|(r, _)| r)
                 .unwrap_or(&[]);
             Box::new(rel_slice.iter().map(|r| (r.r_offset.get(endian), r.r_type(endian), r.r_sym(endian), None)))
@@ -427,6 +813,10 @@ pub fn build<'a>(
         let mut edges = std::mem::take(&mut g.blocks[block.index()].edges);
         edges.reserve(iter.size_hint().0);
         for (offset, r_type, r_sym, addend) in iter {
+            let rname = || match u16::try_from(r_type) {
+                Ok(t) => x86_64::reloc_name(t).into_owned(),
+                Err(_) => format!("type {r_type}"),
+            };
             let mapping = x86_64::map(r_type).map_err(|reason| Error::UnsupportedRelocation {
                 at: loc(offset),
                 relocation: match u16::try_from(r_type) {
@@ -438,17 +828,17 @@ pub fn build<'a>(
             let width = u64::from(mapping.width);
             if offset.checked_add(width).is_none_or(|end| end > bsize) {
                 return Err(bad(format!(
-                    "section {}: relocation {} at offset {offset:#x} past the end of the section ({bsize:#x} bytes)",
-                    String::from_utf8_lossy(tname),
-                    x86_64::reloc_name(r_type as u16)
+                    "section {tshown}: relocation {} at offset {offset:#x} (r_offset) past the end of the section \
+                     ({bsize:#x} bytes)",
+                    rname()
                 )));
             }
             let r_sym = r_sym as usize;
             if r_sym >= nsym.max(1) {
                 return Err(bad(format!(
-                    "section {}: relocation {} at offset {offset:#x}: symbol index {r_sym} out of range ({nsym} symbols)",
-                    String::from_utf8_lossy(tname),
-                    x86_64::reloc_name(r_type as u16)
+                    "section {tshown}: relocation {} at offset {offset:#x}: symbol index {r_sym} (r_sym) out of \
+                     range ({nsym} symbols)",
+                    rname()
                 )));
             }
             let target = match mapping.target {
@@ -473,7 +863,7 @@ pub fn build<'a>(
                     Mapped::Unloaded(why) => {
                         return Err(Error::UnsupportedRelocation {
                             at: loc(offset),
-                            relocation: x86_64::reloc_name(r_type as u16).into_owned(),
+                            relocation: rname(),
                             reason: if why == "section of a discarded COMDAT group" {
                                 "refers to a local symbol of a discarded COMDAT group"
                             } else {

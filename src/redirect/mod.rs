@@ -1,0 +1,719 @@
+//! Patchable call sites, redirection, lazy compilation and reclaiming old
+//! code.
+//!
+//! After fixup every direct call or jump edge to a tracked symbol is
+//! recorded as a call site `{ address, kind, binding }`, indexed by target
+//! symbol across every link of the session. [`Redirector::redirect`]
+//! rewrites each site in place when the new target is within the branch's
+//! range, the site can be written atomically (x86-64: the rel32 is 4-byte
+//! aligned or inside one aligned 8-byte word) and the [`MemoryPolicy`]
+//! allows writing code; otherwise the site goes through the symbol's stub,
+//! whose pointer lives in RW data.
+//!
+//! One stub serves three uses: PLT-style indirection, lazy compilation
+//! (the stub first points at a per-symbol re-entry trampoline) and
+//! re-optimisation. A redirectable symbol's stub address is its stable
+//! identity: every non-call reference (function pointers, GOT entries,
+//! [`crate::Session::lookup`]) resolves to the stub, so function-pointer
+//! comparisons stay true across redirects.
+//!
+//! Superseded code is reclaimed through [`epoch::Epochs`].
+
+pub mod epoch;
+pub mod stubs;
+
+use crate::arch::x86_64::redirect::{decode_rel32, encode_rel32, site_kind, SiteKind};
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::graph::{Interner, LinkGraph, Linkage, Scope, SectionRole, Symbol, SymbolId, SymbolKind};
+use crate::memory::code_write::{atomic_width, write_field32};
+use crate::memory::{JitArena, MemoryPolicy};
+use epoch::{Epochs, ThreadHandle};
+use hashbrown::HashMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use stubs::{Stub, StubPool};
+
+/// How a session redirects.
+#[derive(Copy, Clone, Debug)]
+pub struct RedirectOptions {
+    /// Whether code may be patched after finalize.
+    pub policy: MemoryPolicy,
+    /// Record call sites to every named function, not only to redirectable
+    /// ones. Opting out keeps the table proportional to the call sites of
+    /// redirectable symbols.
+    pub track_all_calls: bool,
+    /// Size of the JIT arena all links and stubs come from (bytes; at most
+    /// 1 GiB so every rel32 reaches).
+    pub arena_size: u64,
+}
+
+impl Default for RedirectOptions {
+    fn default() -> Self {
+        RedirectOptions { policy: MemoryPolicy::DoubleMapped, track_all_calls: true, arena_size: 1 << 30 }
+    }
+}
+
+/// Why a call site goes through the stub rather than straight to its target.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StubReason {
+    /// The target is beyond the branch's range.
+    OutOfRange,
+    /// The site cannot be written atomically (x86-64: its rel32 straddles
+    /// two aligned 8-byte words).
+    Unaligned,
+    /// The memory policy forbids writing code (`StrictWX`).
+    Policy,
+}
+
+/// Where a call site currently branches.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// Straight to the symbol's current body.
+    Direct,
+    /// Through the symbol's stub.
+    Stub(StubReason),
+}
+
+/// A recorded call site.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct CallSite {
+    /// Target address of the branch's displacement field (x86-64: the rel32).
+    pub addr: u64,
+    /// The branch instruction.
+    pub kind: SiteKind,
+    /// Direct or through the stub.
+    pub binding: Binding,
+    /// The link whose code contains the site.
+    pub link: u32,
+}
+
+/// What one [`Redirector::redirect`] call did.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct RedirectReport {
+    /// Call sites of the symbols.
+    pub sites: usize,
+    /// Sites rewritten in place to the new target.
+    pub patched: usize,
+    /// Sites that go through the stub (whose pointer was updated).
+    pub stubbed: usize,
+    /// ... of which because the target is out of range.
+    pub out_of_range: usize,
+    /// ... of which because the site cannot be written atomically.
+    pub unaligned: usize,
+    /// ... of which because the memory policy forbids writing code.
+    pub policy: usize,
+    /// Stubs whose pointer now holds the new target.
+    pub stubs_updated: usize,
+}
+
+impl std::ops::AddAssign for RedirectReport {
+    fn add_assign(&mut self, o: Self) {
+        self.sites += o.sites;
+        self.patched += o.patched;
+        self.stubbed += o.stubbed;
+        self.out_of_range += o.out_of_range;
+        self.unaligned += o.unaligned;
+        self.policy += o.policy;
+        self.stubs_updated += o.stubs_updated;
+    }
+}
+
+/// Totals over a session, for `--stats`.
+#[derive(Copy, Clone, Debug, Default)]
+pub struct Stats {
+    /// Stubs created.
+    pub stubs: usize,
+    /// Call sites recorded.
+    pub sites: usize,
+    /// Sites bound straight to their target at link time.
+    pub linked_direct: usize,
+    /// Sites bound to a stub at link time, by reason.
+    pub linked_stub: [usize; 3],
+    /// Every redirect's report, summed.
+    pub redirects: RedirectReport,
+    /// Lazy symbols materialized.
+    pub materialized: usize,
+}
+
+/// Produces a lazy symbol's body on its first call: links whatever it
+/// needs and returns the body's address.
+pub type Materializer = Box<dyn FnOnce() -> Result<u64> + Send>;
+
+/// Told when a materializer fails: the symbol and the error. The call that
+/// triggered it then returns 0 (through a function that returns 0).
+pub type ErrorCallback = Box<dyn Fn(&str, &Error) + Send + Sync>;
+
+enum LazyState {
+    Pending(Materializer),
+    Running,
+    Done(u64),
+}
+
+/// A lazy symbol's context, reached from its trampoline.
+pub(crate) struct LazyEntry {
+    name: Box<str>,
+    redirector: Weak<Redirector>,
+    state: Mutex<LazyState>,
+    cv: Condvar,
+}
+
+struct RSym {
+    name: Box<str>,
+    stub: Option<Stub>,
+    /// The body calls should reach now (0 if not yet defined).
+    current: u64,
+    sites: Vec<CallSite>,
+    lazy: Option<Arc<LazyEntry>>,
+}
+
+struct State {
+    pool: StubPool,
+    by_name: HashMap<Box<str>, usize>,
+    syms: Vec<RSym>,
+    stats: Stats,
+}
+
+/// The session's redirection machinery. Shared (`Arc`) with lazy
+/// trampolines and with threads that call [`Redirector::redirect`].
+pub struct Redirector {
+    arena: Arc<JitArena>,
+    opts: RedirectOptions,
+    state: Mutex<State>,
+    epochs: Arc<Epochs>,
+    on_error: Mutex<Option<ErrorCallback>>,
+}
+
+/// Sites and definitions found while binding a link, committed once its
+/// fixups succeeded.
+pub struct PendingLink {
+    sites: Vec<(usize, CallSite)>,
+    defined: Vec<(usize, u64)>,
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+core::arch::global_asm!(
+    ".globl jitlink_x86_64_lazy_reentry",
+    ".hidden jitlink_x86_64_lazy_reentry",
+    ".type jitlink_x86_64_lazy_reentry,@function",
+    "jitlink_x86_64_lazy_reentry:",
+    // Entered by jump from a trampoline with r11 = the LazyEntry and the
+    // stack as at the lazy function's entry (rsp = 8 mod 16).
+    "push rbp",
+    "mov rbp, rsp",
+    "push rax",
+    "push rdi",
+    "push rsi",
+    "push rdx",
+    "push rcx",
+    "push r8",
+    "push r9",
+    "sub rsp, 136",
+    "movdqu [rsp], xmm0",
+    "movdqu [rsp + 16], xmm1",
+    "movdqu [rsp + 32], xmm2",
+    "movdqu [rsp + 48], xmm3",
+    "movdqu [rsp + 64], xmm4",
+    "movdqu [rsp + 80], xmm5",
+    "movdqu [rsp + 96], xmm6",
+    "movdqu [rsp + 112], xmm7",
+    "mov rdi, r11",
+    "call {resolve}",
+    "mov r11, rax",
+    "movdqu xmm0, [rsp]",
+    "movdqu xmm1, [rsp + 16]",
+    "movdqu xmm2, [rsp + 32]",
+    "movdqu xmm3, [rsp + 48]",
+    "movdqu xmm4, [rsp + 64]",
+    "movdqu xmm5, [rsp + 80]",
+    "movdqu xmm6, [rsp + 96]",
+    "movdqu xmm7, [rsp + 112]",
+    "add rsp, 136",
+    "pop r9",
+    "pop r8",
+    "pop rcx",
+    "pop rdx",
+    "pop rsi",
+    "pop rdi",
+    "pop rax",
+    "pop rbp",
+    "jmp r11",
+    ".size jitlink_x86_64_lazy_reentry, . - jitlink_x86_64_lazy_reentry",
+    resolve = sym lazy_resolve,
+);
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+extern "C" {
+    fn jitlink_x86_64_lazy_reentry();
+}
+
+fn reentry_address() -> u64 {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        jitlink_x86_64_lazy_reentry as *const () as u64
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        lazy_failed as *const () as u64
+    }
+}
+
+/// Where a failed lazy symbol's callers land: returns 0.
+extern "C" fn lazy_failed() -> u64 {
+    0
+}
+
+/// Called by the re-entry routine with the lazy symbol's context; returns
+/// the address to jump to. Never unwinds.
+extern "C" fn lazy_resolve(entry: *const LazyEntry) -> u64 {
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the trampoline's context slot holds a pointer to a
+        // LazyEntry kept alive by the Redirector's table, which lives as
+        // long as the code that can call the trampoline.
+        let entry = unsafe { &*entry };
+        entry.resolve()
+    }));
+    match r {
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("jitlink: internal error: panic while materializing a lazy symbol");
+            std::process::abort();
+        }
+    }
+}
+
+impl LazyEntry {
+    fn resolve(&self) -> u64 {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match std::mem::replace(&mut *st, LazyState::Running) {
+                LazyState::Done(a) => {
+                    *st = LazyState::Done(a);
+                    return a;
+                }
+                LazyState::Running => {
+                    st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                LazyState::Pending(m) => {
+                    drop(st);
+                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(m))
+                        .unwrap_or_else(|_| Err(Error::Usage("materializer panicked".into())));
+                    let addr = match (result, self.redirector.upgrade()) {
+                        (Ok(a), Some(r)) => {
+                            r.finish_lazy(&self.name, a);
+                            a
+                        }
+                        (Ok(a), None) => a,
+                        (Err(e), r) => {
+                            match r.as_ref().map(|r| r.on_error.lock().unwrap_or_else(|e| e.into_inner())) {
+                                Some(cb) if cb.is_some() => (cb.as_ref().expect("some"))(&self.name, &e),
+                                _ => eprintln!("jitlink: lazy materialization of {} failed: {e}", self.name),
+                            }
+                            lazy_failed as *const () as u64
+                        }
+                    };
+                    let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+                    *st = LazyState::Done(addr);
+                    self.cv.notify_all();
+                    return addr;
+                }
+            }
+        }
+    }
+}
+
+impl Redirector {
+    /// A redirector with its own JIT arena.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the arena cannot be reserved.
+    pub fn new(opts: RedirectOptions) -> Result<Arc<Redirector>> {
+        let arena = JitArena::new(opts.policy, opts.arena_size)?;
+        let pool = StubPool::new(arena.clone(), reentry_address());
+        Ok(Arc::new(Redirector {
+            arena,
+            opts,
+            state: Mutex::new(State { pool, by_name: HashMap::new(), syms: Vec::new(), stats: Stats::default() }),
+            epochs: Arc::new(Epochs::default()),
+            on_error: Mutex::new(None),
+        }))
+    }
+
+    /// The arena links must be allocated from (so every site reaches every stub).
+    pub fn arena(&self) -> &Arc<JitArena> {
+        &self.arena
+    }
+
+    /// The options.
+    pub fn options(&self) -> RedirectOptions {
+        self.opts
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sym_index(st: &mut State, name: &str) -> usize {
+        if let Some(&i) = st.by_name.get(name) {
+            return i;
+        }
+        st.syms.push(RSym { name: name.into(), stub: None, current: 0, sites: Vec::new(), lazy: None });
+        st.by_name.insert(name.into(), st.syms.len() - 1);
+        st.syms.len() - 1
+    }
+
+    fn ensure_stub(st: &mut State, i: usize) -> Result<Stub> {
+        if let Some(s) = st.syms[i].stub {
+            return Ok(s);
+        }
+        let target = st.syms[i].current;
+        let s = st.pool.alloc(target)?;
+        st.syms[i].stub = Some(s);
+        st.stats.stubs += 1;
+        Ok(s)
+    }
+
+    /// Makes `name` redirectable: it gets a stub, which becomes its
+    /// identity. Call before linking the code that calls it so those call
+    /// sites are tracked and, where they cannot be patched, bound to the stub.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when no stub can be allocated.
+    pub fn make_redirectable(&self, name: &str) -> Result<u64> {
+        let mut st = self.lock();
+        let i = Self::sym_index(&mut st, name);
+        Ok(Self::ensure_stub(&mut st, i)?.addr)
+    }
+
+    /// Defines `name` lazily: its stub first points at a per-symbol
+    /// re-entry trampoline; the first call runs `materializer` exactly once
+    /// (concurrent first callers wait), redirects the stub and every call
+    /// site to the address it returns, and continues there with the
+    /// caller's arguments intact. Returns the stub address (the identity).
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when no stub can be allocated; [`Error::Usage`]
+    /// if `name` is already defined.
+    pub fn define_lazy(self: &Arc<Self>, name: &str, materializer: Materializer) -> Result<u64> {
+        let mut st = self.lock();
+        let i = Self::sym_index(&mut st, name);
+        if st.syms[i].lazy.is_some() || (st.syms[i].current != 0) {
+            return Err(Error::Usage(format!("{name} is already defined")));
+        }
+        let stub = Self::ensure_stub(&mut st, i)?;
+        let entry = Arc::new(LazyEntry {
+            name: name.into(),
+            redirector: Arc::downgrade(self),
+            state: Mutex::new(LazyState::Pending(materializer)),
+            cv: Condvar::new(),
+        });
+        stubs::set_slot(stub.ctx_slot, Arc::as_ptr(&entry) as u64);
+        stubs::set_slot(stub.slot, stub.trampoline);
+        st.syms[i].current = stub.trampoline;
+        st.syms[i].lazy = Some(entry);
+        Ok(stub.addr)
+    }
+
+    /// Sets the callback told about materializer errors.
+    pub fn set_error_callback(&self, cb: ErrorCallback) {
+        *self.on_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(cb);
+    }
+
+    /// The stable identity (stub address) of a redirectable symbol.
+    pub fn identity(&self, name: &str) -> Option<u64> {
+        let st = self.lock();
+        st.by_name.get(name).and_then(|&i| st.syms[i].stub).map(|s| s.addr)
+    }
+
+    /// Where calls to `name` go now.
+    pub fn current(&self, name: &str) -> Option<u64> {
+        let st = self.lock();
+        st.by_name.get(name).map(|&i| st.syms[i].current)
+    }
+
+    /// The recorded call sites of `name`.
+    pub fn call_sites(&self, name: &str) -> Vec<CallSite> {
+        let st = self.lock();
+        st.by_name.get(name).map(|&i| st.syms[i].sites.clone()).unwrap_or_default()
+    }
+
+    /// Totals for `--stats`.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats
+    }
+
+    /// Bytes of arena held by stubs and trampolines.
+    pub fn stub_bytes(&self) -> usize {
+        self.lock().pool.bytes()
+    }
+
+    /// Registers the calling thread as one that runs JIT code (see [`epoch`]).
+    pub fn register_thread(&self) -> ThreadHandle {
+        self.epochs.register_thread()
+    }
+
+    /// The epoch state (for retiring old code).
+    pub fn epochs(&self) -> &Arc<Epochs> {
+        &self.epochs
+    }
+
+    /// Redirects every call to each of `names` to `new_address` (target
+    /// address of the new body): call sites are rewritten in place where
+    /// allowed, the others go through the symbol's stub, whose pointer is
+    /// updated first. Safe while other threads run through the sites.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a name the session never saw;
+    /// [`Error::Memory`] when a needed stub cannot be allocated.
+    pub fn redirect(&self, names: &[&str], new_address: u64) -> Result<RedirectReport> {
+        let mut st = self.lock();
+        let mut report = RedirectReport::default();
+        for name in names {
+            let Some(&i) = st.by_name.get(*name) else {
+                return Err(Error::Usage(format!("redirect: {name} has no call sites or stub in this session")));
+            };
+            report += self.redirect_locked(&mut st, i, new_address)?;
+        }
+        st.stats.redirects += report;
+        Ok(report)
+    }
+
+    fn redirect_locked(&self, st: &mut State, i: usize, new: u64) -> Result<RedirectReport> {
+        let mut rep = RedirectReport::default();
+        if let Some(stub) = st.syms[i].stub {
+            stubs::set_slot(stub.slot, new);
+            rep.stubs_updated += 1;
+        }
+        st.syms[i].current = new;
+        let nsites = st.syms[i].sites.len();
+        rep.sites = nsites;
+        for k in 0..nsites {
+            let site = st.syms[i].sites[k];
+            let permanent = matches!(site.binding, Binding::Stub(StubReason::Unaligned | StubReason::Policy));
+            if permanent {
+                rep.stubbed += 1;
+                match site.binding {
+                    Binding::Stub(StubReason::Unaligned) => rep.unaligned += 1,
+                    _ => rep.policy += 1,
+                }
+                continue;
+            }
+            let binding = match encode_rel32(site.addr, new) {
+                Some(bytes) => {
+                    self.patch(site.addr, bytes)?;
+                    rep.patched += 1;
+                    Binding::Direct
+                }
+                None => {
+                    let stub = Self::ensure_stub(st, i)?;
+                    stubs::set_slot(stub.slot, new);
+                    if site.binding != Binding::Stub(StubReason::OutOfRange) {
+                        let bytes = encode_rel32(site.addr, stub.addr).ok_or_else(|| Error::Memory {
+                            detail: format!("stub {:#x} out of range of call site {:#x}", stub.addr, site.addr),
+                        })?;
+                        self.patch(site.addr, bytes)?;
+                    }
+                    rep.stubbed += 1;
+                    rep.out_of_range += 1;
+                    Binding::Stub(StubReason::OutOfRange)
+                }
+            };
+            st.syms[i].sites[k].binding = binding;
+        }
+        Ok(rep)
+    }
+
+    fn patch(&self, addr: u64, bytes: [u8; 4]) -> Result<()> {
+        let alias = self.arena.code_alias(addr, 4).ok_or_else(|| Error::Memory {
+            detail: format!("call site {addr:#x}: no writable alias of code (policy {:?})", self.opts.policy),
+        })?;
+        // SAFETY: alias is the arena's RW view of the 4 bytes at addr, a
+        // rel32 of a call site recorded at link time in a live link (sites
+        // of removed links are forgotten), and its 8-byte word is mapped.
+        unsafe { write_field32(alias, addr, bytes) }
+            .map_err(|_| Error::Memory { detail: format!("call site {addr:#x} cannot be written atomically") })
+    }
+
+    fn finish_lazy(&self, name: &str, addr: u64) {
+        let mut st = self.lock();
+        if let Some(&i) = st.by_name.get(name) {
+            st.stats.materialized += 1;
+            if let Ok(rep) = self.redirect_locked(&mut st, i, addr) {
+                st.stats.redirects += rep;
+            }
+        }
+    }
+
+    /// Binds a link's branch and address edges to tracked symbols (called
+    /// by the session after resolution, before fixup): call edges go
+    /// straight to the symbol's current body when the site can be patched
+    /// later, else to its stub; non-call references to a redirectable
+    /// symbol go to its stub (the identity).
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when a stub cannot be allocated.
+    pub fn bind_link(&self, g: &mut LinkGraph<'_>, names: &Interner, arch: Arch, link: u32) -> Result<PendingLink> {
+        let mut st = self.lock();
+        let mut pending = PendingLink { sites: Vec::new(), defined: Vec::new() };
+        // Tracked graph symbols: name → redirect index.
+        let mut tracked: HashMap<SymbolId, usize> = HashMap::new();
+        for (&n, &s) in g.globals.iter() {
+            let sym = &g.symbols[s.index()];
+            let known = std::str::from_utf8(names.bytes(n)).ok().and_then(|k| st.by_name.get(k).copied());
+            let idx = match known {
+                Some(i) => i,
+                None if self.opts.track_all_calls && sym.callable && g.is_defined_here(s) => {
+                    Self::sym_index(&mut st, &names.str(n))
+                }
+                None => continue,
+            };
+            tracked.insert(s, idx);
+            if g.is_defined_here(s) && sym.block.is_some_and(|b| g.blocks[b.index()].live) {
+                pending.defined.push((idx, g.symbol_addr(s)));
+            }
+        }
+        if tracked.is_empty() {
+            return Ok(pending);
+        }
+        let mut abs_cache: HashMap<u64, SymbolId> = HashMap::new();
+        let mut abs = |g: &mut LinkGraph<'_>, addr: u64, file| {
+            *abs_cache.entry(addr).or_insert_with(|| {
+                g.add_symbol(Symbol {
+                    name: None,
+                    file,
+                    block: None,
+                    value: addr,
+                    size: 0,
+                    linkage: Linkage::Strong,
+                    scope: Scope::Local,
+                    kind: SymbolKind::Absolute,
+                    callable: true,
+                    resolved: true,
+                })
+            })
+        };
+        let x86 = arch == Arch::X86_64;
+        for bi in 0..g.blocks.len() {
+            if !g.blocks[bi].live || g.blocks[bi].edges.is_empty() {
+                continue;
+            }
+            let role = g.sections[g.blocks[bi].section.index()].role;
+            let file = g.sections[g.blocks[bi].section.index()].file;
+            let in_stub_block = role == SectionRole::Stubs;
+            for ei in 0..g.blocks[bi].edges.len() {
+                let e = g.blocks[bi].edges[ei];
+                let fin = final_target(g, e.target);
+                let Some(&ri) = tracked.get(&fin) else { continue };
+                let blk = &g.blocks[bi];
+                let is_branch_kind = arch.is_branch(e.kind) || e.kind == crate::arch::x86_64::edges::DELTA32;
+                let form = if x86 && is_branch_kind && !in_stub_block {
+                    blk.bytes().and_then(|b| site_kind(b, e.offset as usize))
+                } else {
+                    None
+                };
+                let stub = st.syms[ri].stub;
+                if let Some(kind) = form {
+                    let addr = blk.addr + u64::from(e.offset);
+                    let body = if g.is_defined_here(fin) { g.symbol_addr(fin) } else { st.syms[ri].current };
+                    if body == 0 {
+                        // Not defined anywhere yet (a redirectable name
+                        // declared ahead): leave the edge as resolved.
+                        continue;
+                    }
+                    let binding = match stub {
+                        None => Binding::Direct,
+                        Some(_) if self.opts.policy == MemoryPolicy::StrictWX => Binding::Stub(StubReason::Policy),
+                        Some(_) if atomic_width(addr).is_err() => Binding::Stub(StubReason::Unaligned),
+                        Some(_) if encode_rel32(addr, body).is_none() => Binding::Stub(StubReason::OutOfRange),
+                        Some(_) => Binding::Direct,
+                    };
+                    let dest = match (binding, stub) {
+                        (Binding::Stub(_), Some(s)) => s.addr,
+                        _ => body,
+                    };
+                    let t = abs(g, dest, file);
+                    let edge = &mut g.blocks[bi].edges[ei];
+                    edge.target = t;
+                    edge.kind = crate::arch::x86_64::edges::BRANCH32;
+                    pending.sites.push((ri, CallSite { addr, kind, binding, link }));
+                } else if let (Some(s), true) = (stub, e.target == fin) {
+                    let t = abs(g, s.addr, file);
+                    g.blocks[bi].edges[ei].target = t;
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Records a bound link's call sites and definitions after its fixups
+    /// succeeded: defined redirectable symbols' stubs point at their new
+    /// bodies, and lazy symbols defined by the link are done.
+    pub fn commit_link(&self, pending: PendingLink) {
+        let mut st = self.lock();
+        for (i, site) in pending.sites {
+            match site.binding {
+                Binding::Direct => st.stats.linked_direct += 1,
+                Binding::Stub(r) => st.stats.linked_stub[r as usize] += 1,
+            }
+            st.stats.sites += 1;
+            st.syms[i].sites.push(site);
+        }
+        for (i, body) in pending.defined {
+            if let Some(lazy) = st.syms[i].lazy.clone() {
+                // Defined by a link: lazy callers go straight to the body.
+                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
+                if matches!(*ls, LazyState::Pending(_)) {
+                    *ls = LazyState::Done(body);
+                }
+            }
+            if st.syms[i].current != body {
+                if let Ok(rep) = self.redirect_locked(&mut st, i, body) {
+                    st.stats.redirects += rep;
+                }
+            }
+        }
+    }
+
+    /// Forgets the call sites inside a link (when it is removed).
+    pub fn forget_link(&self, link: u32) {
+        let mut st = self.lock();
+        for s in st.syms.iter_mut() {
+            s.sites.retain(|c| c.link != link);
+        }
+    }
+
+    /// True if a tracked symbol's current target lies in one of `ranges`
+    /// (`[start, end)` target addresses), i.e. code there is still in use.
+    pub fn targets_into(&self, ranges: &[(u64, u64)]) -> Option<String> {
+        let st = self.lock();
+        st.syms
+            .iter()
+            .find(|s| {
+                ranges
+                    .iter()
+                    .any(|&(a, b)| s.current >= a && s.current < b && (s.stub.is_some() || !s.sites.is_empty()))
+            })
+            .map(|s| s.name.to_string())
+    }
+
+    /// Reads the target a call site branches to now (for tests and checks).
+    pub fn site_target(&self, site: &CallSite) -> u64 {
+        // SAFETY: the site lies in finalized, readable code of a live link.
+        let bytes = unsafe { std::ptr::read_unaligned(site.addr as *const [u8; 4]) };
+        decode_rel32(site.addr, bytes)
+    }
+}
+
+/// Follows GOT entries and PLT stubs to the symbol they reach.
+fn final_target(g: &LinkGraph<'_>, mut s: SymbolId) -> SymbolId {
+    for _ in 0..2 {
+        let Some(b) = g.symbols[s.index()].block else { break };
+        if !matches!(g.block_section(b).role, SectionRole::Got | SectionRole::Stubs) {
+            break;
+        }
+        match g.blocks[b.index()].edges.first() {
+            Some(e) => s = e.target,
+            None => break,
+        }
+    }
+    s
+}
