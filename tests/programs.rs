@@ -269,6 +269,11 @@ fn first_difference(expected: &[u8], actual: &[u8]) -> String {
 }
 
 fn check_program(program: Program, cc: &str, opt: &str) {
+    check_program_with(program, cc, opt, &[]);
+}
+
+/// As [`check_program`], with extra `jitlink run` options (e.g. `--lazy`).
+fn check_program_with(program: Program, cc: &str, opt: &str, extra: &[&str]) {
     let dir = build(cc, opt);
     let name = program.name();
     let args = program.args();
@@ -293,7 +298,7 @@ fn check_program(program: Program, cc: &str, opt: &str) {
 
     // The same objects under jitlink.
     let mut jit = Command::new(JITLINK);
-    jit.arg("run");
+    jit.arg("run").args(extra);
     for input in program.link_inputs() {
         jit.arg(dir.join(input));
     }
@@ -400,4 +405,29 @@ fn sqlite_clang_o2() {
 #[test]
 fn zlib_clang_o2() {
     check_with_clang(Program::Zlib);
+}
+
+#[test]
+fn lua_lazy_o2() {
+    check_program_with(Program::Lua, "gcc", "-O2", &["--lazy", "--stats"]);
+}
+
+#[test]
+fn sqlite_lazy_o2() {
+    check_program_with(Program::Sqlite, "gcc", "-O2", &["--lazy"]);
+}
+
+#[test]
+fn zlib_lazy_o2() {
+    check_program_with(Program::Zlib, "gcc", "-O2", &["--lazy", "--stats"]);
+}
+
+#[test]
+fn lua_lazy_o0() {
+    check_program_with(Program::Lua, "gcc", "-O0", &["--lazy"]);
+}
+
+#[test]
+fn zlib_lazy_strict_wx_o0() {
+    check_program_with(Program::Zlib, "gcc", "-O0", &["--lazy", "--memory-policy", "strict-wx"]);
 }

@@ -3,11 +3,13 @@
 //! `shared/spec/cli-and-link-dump.md`.
 
 use clap::{Args, Parser, Subcommand};
+use jitlink::memory::MemoryPolicy;
 use jitlink::memory::{InProcessMemoryManager, MemoryManager, SimulatedMemoryManager};
+use jitlink::redirect::{RedirectOptions, Redirector};
 use jitlink::session::{LinkId, LinkOptions, Session, SessionOptions};
 use jitlink::Error;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Parser)]
 #[command(name = "jitlink", version, about = "A JIT linker: link relocatable objects in memory and run them")]
@@ -74,6 +76,16 @@ struct Opts {
     /// Say what is being done, phase by phase.
     #[arg(short, long)]
     verbose: bool,
+    /// Link each object and archive member only when one of its functions
+    /// is first called, through lazy re-entry stubs.
+    #[arg(long)]
+    lazy: bool,
+    /// Print stub and call-site statistics on stderr at exit.
+    #[arg(long)]
+    stats: bool,
+    /// Memory policy for patching code: double-mapped (default) or strict-wx.
+    #[arg(long, value_name = "POLICY", default_value = "double-mapped")]
+    memory_policy: String,
 }
 
 fn parse_int(s: &str) -> Option<u64> {
@@ -99,18 +111,52 @@ fn parse_size(s: &str) -> Option<u64> {
     parse_int(num)?.checked_mul(mult)
 }
 
-static FINI: Mutex<Option<(usize, LinkId)>> = Mutex::new(None);
+/// What the exit handler needs: the session (shared) and the link whose
+/// finalisers run at exit.
+static FINI: Mutex<Option<(Arc<Mutex<Session>>, LinkId)>> = Mutex::new(None);
+static STATS: Mutex<Option<Arc<Redirector>>> = Mutex::new(None);
 
 extern "C" fn run_finalizers_at_exit() {
     let taken = FINI.lock().ok().and_then(|mut g| g.take());
     if let Some((session, id)) = taken {
-        // SAFETY: `session` is the leaked Session of `run`, alive for the
-        // rest of the process; exit handlers run on one thread.
-        let session = unsafe { &mut *(session as *mut Session) };
-        // SAFETY: the link was made for this process and its code was
-        // already trusted to run main.
-        let _ = unsafe { session.run_finalizers(id) };
+        // Finalisers run without the session lock held by this thread only
+        // through their own re-entry, so take the list first.
+        let fini = session.lock().ok().and_then(|s| s.linked(id).map(|l| l.fini.clone())).unwrap_or_default();
+        for f in fini {
+            // SAFETY: f is a finaliser address of a link made for this
+            // process, whose code was already trusted to run main.
+            let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+            func();
+        }
     }
+    if let Some(r) = STATS.lock().ok().and_then(|mut g| g.take()) {
+        print_stats(&r);
+    }
+}
+
+fn print_stats(r: &Redirector) {
+    let s = r.stats();
+    let d = s.redirects;
+    eprintln!(
+        "jitlink: stats: {} stubs created; {} call sites recorded: {} bound direct, {} through stubs \
+         (out of range {}, unaligned {}, policy {}); redirects over {} sites: {} patched in place, {} through stubs \
+         (out of range {}, unaligned {}, policy {}), {} stub pointers updated; {} lazy symbols materialized",
+        s.stubs,
+        s.sites,
+        s.linked_direct,
+        s.linked_stub.iter().sum::<usize>(),
+        s.linked_stub[0],
+        s.linked_stub[1],
+        s.linked_stub[2],
+        d.sites,
+        d.patched,
+        d.stubbed,
+        d.out_of_range,
+        d.unaligned,
+        d.policy,
+        d.stubs_updated,
+        s.materialized
+    );
 }
 
 fn usage(msg: String) -> Error {
@@ -146,8 +192,24 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
             return Err(usage(format!("--triple {t}: unsupported target")));
         }
     }
-    let mut session =
-        Session::new(memory, SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose });
+    let session_opts = SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose };
+    let redirecting = opts.lazy || opts.stats;
+    let mut session = if redirecting {
+        if opts.noexec || opts.slab_allocate.is_some() {
+            return Err(usage(
+                "--lazy and --stats link into this process's JIT arena: no --noexec or slab options".into(),
+            ));
+        }
+        let policy = match opts.memory_policy.as_str() {
+            "double-mapped" => MemoryPolicy::DoubleMapped,
+            "strict-wx" => MemoryPolicy::StrictWX,
+            p => return Err(usage(format!("--memory-policy {p}: expected double-mapped or strict-wx"))),
+        };
+        drop(memory);
+        Session::with_redirection(RedirectOptions { policy, ..Default::default() }, session_opts)?
+    } else {
+        Session::new(memory, session_opts)
+    };
     for a in &opts.abs {
         let (name, addr) = a.split_once('=').ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
         let addr = parse_int(addr).ok_or_else(|| usage(format!("--abs {a}: bad address")))?;
@@ -156,9 +218,15 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
     for d in &opts.lib_dirs {
         session.add_search_dir(d);
     }
-    for f in &opts.files {
-        session.add_file(f)?;
-    }
+    let units = if opts.lazy {
+        let files: Vec<&std::path::Path> = opts.files.iter().map(PathBuf::as_path).collect();
+        Some(jitlink::session::units::load_units(&files)?)
+    } else {
+        for f in &opts.files {
+            session.add_file(f)?;
+        }
+        None
+    };
     for l in &opts.libs {
         session.add_library(l)?;
     }
@@ -169,27 +237,88 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
     }
     let link_opts =
         LinkOptions { dump_json: opts.dump_json.clone(), show_addrs: opts.show_addrs, show_graph: opts.show_graph };
-    let id = session.link(&link_opts)?;
+    let redirector = session.redirector().cloned();
+    let session = Arc::new(Mutex::new(session));
+    if let Some(units) = units {
+        define_lazy_units(&session, units, &opts.entry)?;
+    }
+    let id = session.lock().unwrap_or_else(|e| e.into_inner()).link(&link_opts)?;
     if opts.noexec || !exec {
+        if let (true, Some(r)) = (opts.stats, &redirector) {
+            print_stats(r);
+        }
         return Ok(0);
     }
-    let entry = session
-        .lookup(&opts.entry)
-        .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
+    let (entry, init) = {
+        let s = session.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = s
+            .lookup(&opts.entry)
+            .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
+        (entry, s.linked(id).map(|l| l.init.clone()).unwrap_or_default())
+    };
     let mut argv = vec![opts.files[0].display().to_string()];
     argv.extend(opts.args.iter().cloned());
-    let session: &'static mut Session = Box::leak(Box::new(session));
-    *FINI.lock().unwrap_or_else(|e| e.into_inner()) = Some((session as *mut Session as usize, id));
+    if opts.stats {
+        *STATS.lock().unwrap_or_else(|e| e.into_inner()) = redirector;
+    }
+    *FINI.lock().unwrap_or_else(|e| e.into_inner()) = Some((session.clone(), id));
     // SAFETY: registering a plain extern "C" fn with atexit. It is
     // registered before any initialiser runs, so (as _dl_fini for a native
     // executable) it runs after every handler the program registers.
     unsafe { libc::atexit(run_finalizers_at_exit) };
-    // SAFETY: the user asked us to run these objects in this process.
-    let status = unsafe {
-        session.run_initializers(id)?;
-        session.run_main(entry, &argv)
-    };
-    Ok(status)
+    // The session lock is not held while JIT code runs: lazy stubs take it
+    // to link on first call.
+    for f in init {
+        // SAFETY: initialiser addresses of the link just made for this
+        // process; the user asked us to run these objects.
+        let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
+        func();
+    }
+    // SAFETY: as above; `entry` is the program's main.
+    Ok(unsafe { jitlink::session::call_main(entry, &argv) })
+}
+
+/// `--lazy`: objects (and needed archive members) that define only
+/// functions and have no initialisers are linked on the first call of one
+/// of their functions; the others are linked now.
+fn define_lazy_units(
+    session: &Arc<Mutex<Session>>,
+    units: Vec<jitlink::session::units::Unit>,
+    entry: &str,
+) -> Result<(), Error> {
+    let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+    for u in units {
+        let eager = u.has_initializers || !u.data.is_empty() || u.functions.iter().any(|f| f == entry);
+        if eager {
+            s.add_object_bytes(&u.name, u.bytes.to_vec())?;
+            continue;
+        }
+        let linked = Arc::new(Mutex::new(false));
+        let u = Arc::new(u);
+        for f in u.functions.iter() {
+            if s.lookup(f).is_some() {
+                continue;
+            }
+            let (weak, linked, u, f2) = (Arc::downgrade(session), linked.clone(), u.clone(), f.clone());
+            s.define_lazy(
+                f,
+                Box::new(move || {
+                    let session = weak.upgrade().ok_or_else(|| Error::Usage("session gone".into()))?;
+                    let mut s = session.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut done = linked.lock().unwrap_or_else(|e| e.into_inner());
+                    if !*done {
+                        s.add_object_bytes(&u.name, u.bytes.to_vec())?;
+                        s.link(&LinkOptions::default())?;
+                        *done = true;
+                    }
+                    s.redirector()
+                        .and_then(|r| r.current(&f2))
+                        .ok_or_else(|| Error::Usage(format!("{f2}: not defined by {}", u.name)))
+                }),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn main() {

@@ -665,7 +665,14 @@ impl Redirector {
                     *ls = LazyState::Done(body);
                 }
             }
-            if st.syms[i].current != body {
+            if st.syms[i].current == 0 {
+                // First definition: its sites were bound to this body.
+                st.syms[i].current = body;
+                if let Some(stub) = st.syms[i].stub {
+                    stubs::set_slot(stub.slot, body);
+                }
+            } else if st.syms[i].current != body {
+                // A new definition (a lazy body, a new version): callers follow.
                 if let Ok(rep) = self.redirect_locked(&mut st, i, body) {
                     st.stats.redirects += rep;
                 }

@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod dylib;
+pub mod units;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -681,28 +682,13 @@ impl Session {
         Ok(())
     }
 
-    /// Calls `int main(int argc, char **argv, char **envp)` at `addr` with
-    /// `args` as argv (argv[0] included) and this process's environment.
+    /// Calls `main` at `addr`; see [`call_main`].
     ///
     /// # Safety
-    /// `addr` must be the address of such a function in executable memory
-    /// of this process.
+    /// As [`call_main`].
     pub unsafe fn run_main(&self, addr: u64, args: &[String]) -> i32 {
-        extern "C" {
-            static environ: *const *const libc::c_char;
-        }
-        let cargs: Vec<std::ffi::CString> = args
-            .iter()
-            .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
-            .collect();
-        let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        type Main = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) -> libc::c_int;
-        // SAFETY: the caller guarantees addr is a main-like function.
-        let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
-        // SAFETY: environ is libc's environment pointer, valid for the process.
-        let envp = unsafe { environ };
-        main(cargs.len() as libc::c_int, argv.as_ptr(), envp)
+        // SAFETY: forwarded to the caller.
+        unsafe { call_main(addr, args) }
     }
 
     /// Removes a link: its symbols leave the table and its memory is
@@ -800,4 +786,28 @@ fn collect_init_fini(g: &LinkGraph<'_>, alloc: &dyn Allocation) -> (Vec<u64>, Ve
     }
     array.reverse();
     (run_init, array)
+}
+
+/// Calls `int main(int argc, char **argv, char **envp)` at `addr` with
+/// `args` as argv (argv[0] included) and this process's environment.
+///
+/// # Safety
+/// `addr` must be the address of such a function in executable memory
+/// of this process.
+pub unsafe fn call_main(addr: u64, args: &[String]) -> i32 {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let cargs: Vec<std::ffi::CString> = args
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
+        .collect();
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    type Main = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) -> libc::c_int;
+    // SAFETY: the caller guarantees addr is a main-like function.
+    let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
+    // SAFETY: environ is libc's environment pointer, valid for the process.
+    let envp = unsafe { environ };
+    main(cargs.len() as libc::c_int, argv.as_ptr(), envp)
 }
