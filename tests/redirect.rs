@@ -372,7 +372,9 @@ fn redirect_and_retire_cycles_keep_memory_bounded() {
     let arena = s.redirector().unwrap().arena().clone();
     let maps = || std::fs::read_to_string("/proc/self/maps").unwrap().lines().count();
     let (mut base_maps, mut base_use) = (0, 0);
-    for i in 1..=10_000usize {
+    // JITLINK_RETIRE_CYCLES shortens the run (e.g. under valgrind).
+    let cycles: usize = std::env::var("JITLINK_RETIRE_CYCLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    for i in 1..=cycles {
         let k = i % 2;
         s.add_file(&versions[k]).unwrap();
         let new = s.link(&LinkOptions::default()).unwrap();
@@ -389,4 +391,31 @@ fn redirect_and_retire_cycles_keep_memory_bounded() {
             assert!(arena.in_use() <= base_use, "arena use grew {base_use} -> {}", arena.in_use());
         }
     }
+}
+
+#[test]
+fn opting_out_tracks_only_redirectable_symbols() {
+    let d = dir("optout");
+    let (lib, callers) = objects(&d);
+    let extra = compile(
+        &d,
+        "extra",
+        "long f(long); long g(long); long h(long x) { return g(x) + g(x + 1) + f(x); }",
+        &["-O2"],
+    );
+    let mut s = Session::with_redirection(
+        RedirectOptions { policy: MemoryPolicy::DoubleMapped, track_all_calls: false, arena_size: 64 << 20 },
+        SessionOptions::default(),
+    )
+    .unwrap();
+    s.make_redirectable("f").unwrap();
+    for o in [&lib, &callers, &extra] {
+        s.add_file(o).unwrap();
+    }
+    s.link(&LinkOptions::default()).unwrap();
+    let r = s.redirector().unwrap().clone();
+    let f_sites = r.call_sites("f").len();
+    assert!(f_sites > CALLERS);
+    assert!(r.call_sites("g").is_empty(), "g is not redirectable and not tracked");
+    assert_eq!(r.stats().sites, f_sites, "the table holds only f's call sites");
 }
