@@ -4,6 +4,9 @@
 //! (`edges.rs`, `fixup.rs`, `got_plt.rs`), so a reader who knows one knows
 //! all. [`Arch`] dispatches to them.
 
+pub mod aarch64;
+pub mod ppc64;
+pub mod riscv64;
 pub mod x86_64;
 
 use crate::error::Result;

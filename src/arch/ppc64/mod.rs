@@ -1,0 +1,3 @@
+//! 64-bit PowerPC (Power ISA, ELF V2 ABI, little- and big-endian).
+
+pub mod redirect;

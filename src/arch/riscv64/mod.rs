@@ -1,0 +1,3 @@
+//! RISC-V 64 (RV64GC, LP64D psABI).
+
+pub mod redirect;
