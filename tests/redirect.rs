@@ -397,12 +397,8 @@ fn redirect_and_retire_cycles_keep_memory_bounded() {
 fn opting_out_tracks_only_redirectable_symbols() {
     let d = dir("optout");
     let (lib, callers) = objects(&d);
-    let extra = compile(
-        &d,
-        "extra",
-        "long f(long); long g(long); long h(long x) { return g(x) + g(x + 1) + f(x); }",
-        &["-O2"],
-    );
+    let extra =
+        compile(&d, "extra", "long f(long); long g(long); long h(long x) { return g(x) + g(x + 1) + f(x); }", &["-O2"]);
     let mut s = Session::with_redirection(
         RedirectOptions { policy: MemoryPolicy::DoubleMapped, track_all_calls: false, arena_size: 64 << 20 },
         SessionOptions::default(),
