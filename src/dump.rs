@@ -164,7 +164,7 @@ pub fn write(
         )?;
     }
     w.write_all(b"],\n\"stubs\":[")?;
-    for (i, &(file, target, stub)) in gp.stubs.iter().enumerate() {
+    for (i, &(file, target, stub, kind)) in gp.stubs.iter().enumerate() {
         if i > 0 {
             w.write_all(b",")?;
         }
@@ -174,7 +174,7 @@ pub fn write(
         json_str(w, &g.symbol_display(target, names))?;
         write!(
             w,
-            ",\"kind\":\"\",\"address\":\"{:#x}\",\"size\":{}}}",
+            ",\"kind\":\"{kind}\",\"address\":\"{:#x}\",\"size\":{}}}",
             g.symbol_addr(stub),
             g.symbols[stub.index()].size
         )?;
@@ -213,7 +213,7 @@ pub fn show_addrs(g: &LinkGraph<'_>, names: &Interner, gp: &GotPlt) {
             g.files[sym.file.index()].name
         ));
     }
-    for &(f, t, s) in &gp.stubs {
+    for &(f, t, s, _) in &gp.stubs {
         out.push_str(&format!(
             "{:#018x} stub     {} ({})\n",
             g.symbol_addr(s),

@@ -10,7 +10,7 @@ pub mod riscv64;
 pub mod x86_64;
 
 use crate::error::Result;
-use crate::graph::{EdgeKind, Interner, LinkGraph};
+use crate::graph::{EdgeKind, FileId, Interner, LinkGraph, SymbolId};
 
 /// The values a fixup is computed from. Addresses are in the target's
 /// address space.
@@ -47,21 +47,52 @@ pub enum FixupError {
     Unlowered,
 }
 
+/// What an architecture's post-prune pass created, per file and target.
+#[derive(Default, Debug)]
+pub struct GotPlt {
+    /// `(file, target, entry symbol)` for every GOT entry created.
+    pub got: Vec<(FileId, SymbolId, SymbolId)>,
+    /// `(file, target, stub symbol, flavour)` for every stub created; the
+    /// flavour names the kind where an architecture has several (empty
+    /// otherwise), e.g. `veneer`.
+    pub stubs: Vec<(FileId, SymbolId, SymbolId, &'static str)>,
+}
+
 /// A target architecture.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Arch {
     /// x86-64 (AMD64), System V psABI.
     X86_64,
+    /// AArch64 (A64), little endian, AAPCS64.
+    Aarch64,
+    /// RISC-V 64 (RV64GC), LP64D.
+    Riscv64,
+    /// PPC64 ELFv2, little endian.
+    Ppc64Le,
+    /// PPC64 ELFv2, big endian.
+    Ppc64Be,
 }
 
-/// What the architecture's GOT/PLT pass created, per file and target.
-pub use x86_64::got_plt::GotPlt;
+macro_rules! dispatch {
+    ($self:expr, $m:ident :: $($path:ident)::+ ( $($arg:expr),* )) => {
+        match $self {
+            Arch::X86_64 => x86_64::$m::$($path)::+($($arg),*),
+            Arch::Aarch64 => aarch64::$m::$($path)::+($($arg),*),
+            Arch::Riscv64 => riscv64::$m::$($path)::+($($arg),*),
+            Arch::Ppc64Le | Arch::Ppc64Be => ppc64::$m::$($path)::+($($arg),*),
+        }
+    };
+}
 
 impl Arch {
     /// The canonical target triple for Linux/ELF.
     pub fn triple(self) -> &'static str {
         match self {
             Arch::X86_64 => "x86_64-unknown-linux-gnu",
+            Arch::Aarch64 => "aarch64-unknown-linux-gnu",
+            Arch::Riscv64 => "riscv64-unknown-linux-gnu",
+            Arch::Ppc64Le => "powerpc64le-unknown-linux-gnu",
+            Arch::Ppc64Be => "powerpc64-unknown-linux-gnu",
         }
     }
 
@@ -72,13 +103,21 @@ impl Arch {
 
     /// True for little-endian targets.
     pub fn little_endian(self) -> bool {
-        true
+        self != Arch::Ppc64Be
     }
 
     /// The host's architecture, if supported.
     pub fn host() -> Option<Arch> {
         if cfg!(target_arch = "x86_64") {
             Some(Arch::X86_64)
+        } else if cfg!(target_arch = "aarch64") {
+            Some(Arch::Aarch64)
+        } else if cfg!(target_arch = "riscv64") {
+            Some(Arch::Riscv64)
+        } else if cfg!(all(target_arch = "powerpc64", target_endian = "little")) {
+            Some(Arch::Ppc64Le)
+        } else if cfg!(all(target_arch = "powerpc64", target_endian = "big")) {
+            Some(Arch::Ppc64Be)
         } else {
             None
         }
@@ -86,12 +125,10 @@ impl Arch {
 
     /// Name of an edge kind.
     pub fn kind_name(self, k: EdgeKind) -> &'static str {
-        match self {
-            Arch::X86_64 => x86_64::edges::kind_name(k),
-        }
+        dispatch!(self, edges::kind_name(k))
     }
 
-    /// Applies one fixup; see [`x86_64::fixup::apply_fixup`].
+    /// Applies one fixup; see each architecture's `fixup::apply_fixup`.
     ///
     /// # Errors
     /// As the architecture's `apply_fixup`.
@@ -99,6 +136,10 @@ impl Arch {
     pub fn apply_fixup(self, k: EdgeKind, block: &mut [u8], offset: usize, v: &FixupInput) -> Result<(), FixupError> {
         match self {
             Arch::X86_64 => x86_64::fixup::apply_fixup(k, block, offset, v),
+            Arch::Aarch64 => aarch64::fixup::apply_fixup(k, block, offset, v, false),
+            Arch::Riscv64 => riscv64::fixup::apply_fixup(k, block, offset, v, false),
+            Arch::Ppc64Le => ppc64::fixup::apply_fixup(k, block, offset, v, false),
+            Arch::Ppc64Be => ppc64::fixup::apply_fixup(k, block, offset, v, true),
         }
     }
 
@@ -113,6 +154,9 @@ impl Arch {
                     | x86_64::edges::GOT_LOAD_RELAXABLE
                     | x86_64::edges::GOT_LOAD_REX_RELAXABLE
             ),
+            Arch::Aarch64 => aarch64::edges::has_bypass(k),
+            Arch::Riscv64 => riscv64::edges::has_bypass(k),
+            Arch::Ppc64Le | Arch::Ppc64Be => ppc64::edges::has_bypass(k),
         }
     }
 
@@ -121,23 +165,29 @@ impl Arch {
     pub fn needs_low_address(self, k: EdgeKind) -> bool {
         match self {
             Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
+            _ => false,
         }
     }
 
     /// True for direct call/jump edges (call sites).
     pub fn is_branch(self, k: EdgeKind) -> bool {
-        match self {
-            Arch::X86_64 => x86_64::edges::is_branch(k),
-        }
+        dispatch!(self, edges::is_branch(k))
     }
 
-    /// The post-prune pass: GOT entries, PLT stubs, early relaxation.
+    /// The post-prune pass: GOT entries, PLT stubs, veneers, relaxation.
     ///
     /// # Errors
     /// As the architecture's pass.
     pub fn build_got_and_stubs(self, g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
-        match self {
-            Arch::X86_64 => x86_64::got_plt::build(g, names),
-        }
+        dispatch!(self, got_plt::build(g, names))
+    }
+
+    /// The architecture's pass after allocation and resolution, before
+    /// fixups (e.g. RISC-V pairing `%pcrel_lo` with its `%pcrel_hi`).
+    ///
+    /// # Errors
+    /// As the architecture's pass.
+    pub fn pre_fixup(self, g: &mut LinkGraph<'_>, names: &Interner) -> Result<()> {
+        dispatch!(self, got_plt::pre_fixup(g, names))
     }
 }

@@ -533,6 +533,7 @@ impl Session {
         self.passes.run(PassPoint::PostAllocation, &mut g, &self.names)?;
         self.resolve_externals(&mut g)?;
         phase("resolved externals");
+        arch.pre_fixup(&mut g, &self.names)?;
         let next_id = self.links.len() as u32;
         let pending = match &self.redirector {
             Some(r) => Some(r.bind_link(&mut g, &self.names, arch, next_id)?),
@@ -614,8 +615,11 @@ impl Session {
                 continue;
             } else if self.options.phony_externals {
                 Some(0)
-            } else {
+            } else if self.arch() == Arch::host() {
                 self.libraries.lookup(self.names.bytes(n))
+            } else {
+                // The host process's symbols mean nothing for another target.
+                None
             };
             match addr {
                 Some(a) => sym.value = a,

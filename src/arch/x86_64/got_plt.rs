@@ -18,14 +18,7 @@ pub const GOT_ENTRY: [u8; 8] = [0; 8];
 /// bytes; the rel32 is a [`DELTA32`] edge at offset 2 to the GOT entry.
 pub const STUB: [u8; 8] = [0xff, 0x25, 0, 0, 0, 0, 0xcc, 0xcc];
 
-/// What the pass created, for the link dump.
-#[derive(Default, Debug)]
-pub struct GotPlt {
-    /// `(file, target, entry symbol)` for every GOT entry created.
-    pub got: Vec<(FileId, SymbolId, SymbolId)>,
-    /// `(file, target, stub symbol)` for every stub created.
-    pub stubs: Vec<(FileId, SymbolId, SymbolId)>,
-}
+pub use crate::arch::GotPlt;
 
 struct PerFile {
     got_section: Option<SectionId>,
@@ -87,7 +80,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         s.size = STUB.len() as u64;
         s.callable = true;
         self.files[file.index()].stubs.insert(target, sym);
-        self.out.stubs.push((file, target, sym));
+        self.out.stubs.push((file, target, sym, ""));
         sym
     }
 
@@ -195,4 +188,13 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         s.value = 0;
     }
     Ok(bld.out)
+}
+
+/// Runs after allocation and resolution, before fixups (nothing on x86-64:
+/// relaxation happens in the fixups themselves).
+///
+/// # Errors
+/// None.
+pub fn pre_fixup(_g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+    Ok(())
 }
