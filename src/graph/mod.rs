@@ -257,6 +257,9 @@ pub struct Symbol {
     pub callable: bool,
     /// True once an external has been given an address.
     pub resolved: bool,
+    /// Target-specific bits from the container (ELF `st_other`; PPC64
+    /// ELFv2 keeps the local entry point offset in bits 5-7).
+    pub target_flags: u8,
 }
 
 /// An input file of the graph.
@@ -356,6 +359,7 @@ impl<'a> LinkGraph<'a> {
             kind: SymbolKind::Defined,
             callable: false,
             resolved: false,
+            target_flags: 0,
         })
     }
 
@@ -376,6 +380,7 @@ impl<'a> LinkGraph<'a> {
             kind: SymbolKind::External,
             callable: false,
             resolved: false,
+            target_flags: 0,
         });
         self.globals.insert(name, id);
         id

@@ -588,6 +588,7 @@ impl Redirector {
                     kind: SymbolKind::Absolute,
                     callable: true,
                     resolved: true,
+                    target_flags: 0,
                 })
             })
         };

@@ -5,6 +5,9 @@
 //! symbols unified by name across the files of a graph; one edge per
 //! relocation, mapped by the architecture's table (see [`x86_64`]).
 
+pub mod aarch64;
+pub mod ppc64;
+pub mod riscv64;
 pub mod x86_64;
 
 use crate::arch::Arch;
@@ -20,8 +23,73 @@ use object::Endianness;
 
 type Header = elf::FileHeader64<Endianness>;
 
+/// The architecture of an ELF `e_machine` in a byte order, if linked.
+pub fn machine_arch(machine: u16, endian: Endianness) -> Option<Arch> {
+    match (machine, endian) {
+        (elf::EM_X86_64, Endianness::Little) => Some(Arch::X86_64),
+        (elf::EM_AARCH64, Endianness::Little) => Some(Arch::Aarch64),
+        (elf::EM_RISCV, Endianness::Little) => Some(Arch::Riscv64),
+        (elf::EM_PPC64, Endianness::Little) => Some(Arch::Ppc64Le),
+        (elf::EM_PPC64, Endianness::Big) => Some(Arch::Ppc64Be),
+        _ => None,
+    }
+}
+
+/// How a relocation maps onto the graph (each architecture's table, e.g.
+/// [`x86_64::map`], gives one per `r_type`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// Edge kind to create.
+    pub kind: crate::graph::EdgeKind,
+    /// Width of the relocated field in bytes (also the implicit addend's
+    /// width in SHT_REL sections); checked against the section size.
+    pub width: u8,
+    /// Whether an implicit (SHT_REL) addend is sign-extended.
+    pub signed: bool,
+    /// What the edge targets.
+    pub target: Target,
+}
+
+/// The target of the edge a relocation becomes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The relocation's symbol.
+    Symbol,
+    /// The symbol, and the file needs a GOT base (GOT/TOC-relative formula).
+    SymbolNeedsGot,
+    /// The file's GOT base (`_GLOBAL_OFFSET_TABLE_`, PPC64 `.TOC.`),
+    /// whatever the symbol.
+    GotBase,
+    /// No edge at all (a NONE relocation against nothing).
+    None,
+}
+
+/// An architecture's relocation table: `r_type` to [`Mapping`] (or why not
+/// supported), and `r_type` to its psABI name.
+#[derive(Copy, Clone)]
+pub struct RelocTable {
+    /// The mapping.
+    pub map: fn(u32) -> std::result::Result<Mapping, &'static str>,
+    /// The name (`type N` if unknown).
+    pub name: fn(u16) -> std::borrow::Cow<'static, str>,
+}
+
+/// The relocation table of `arch`.
+pub fn reloc_table(arch: Arch) -> RelocTable {
+    match arch {
+        Arch::X86_64 => RelocTable { map: x86_64::map, name: x86_64::reloc_name },
+        Arch::Aarch64 => RelocTable { map: aarch64::map, name: aarch64::reloc_name },
+        Arch::Riscv64 => RelocTable { map: riscv64::map, name: riscv64::reloc_name },
+        Arch::Ppc64Le | Arch::Ppc64Be => RelocTable { map: ppc64::map, name: ppc64::reloc_name },
+    }
+}
+
 fn malformed(file: &str, detail: impl Into<String>) -> Error {
     Error::Malformed { file: file.to_string(), detail: detail.into() }
+}
+
+fn header_truncated(len: usize) -> String {
+    format!("ELF header truncated: the file is {len} bytes, an ELF64 header needs 64")
 }
 
 /// Identifies an ELF file's kind and architecture.
@@ -31,6 +99,9 @@ fn malformed(file: &str, detail: impl Into<String>) -> Error {
 pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
     if data.get(4) == Some(&elf::ELFCLASS32) {
         return Err(Error::Unsupported { file: name.into(), detail: "32-bit ELF (ELFCLASS32)".into() });
+    }
+    if data.len() < std::mem::size_of::<Header>() {
+        return Err(malformed(name, header_truncated(data.len())));
     }
     let hdr = Header::parse(data).map_err(|e| malformed(name, format!("ELF header: {e}")))?;
     let endian = hdr.endian().map_err(|e| malformed(name, format!("ELF header: {e}")))?;
@@ -45,16 +116,67 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
         }
     }
     match hdr.e_machine(endian) {
-        elf::EM_X86_64 if endian == Endianness::Little => Ok(FileKind::ElfObject(Arch::X86_64)),
-        m => Err(Error::Unsupported { file: name.into(), detail: format!("ELF e_machine {m}") }),
+        m => match machine_arch(m, endian) {
+            Some(arch) => Ok(FileKind::ElfObject(arch)),
+            None => {
+                Err(Error::Unsupported { file: name.into(), detail: format!("ELF e_machine {m} ({endian:?} endian)") })
+            }
+        },
     }
 }
 
-/// Per-graph state the ELF builder keeps across files: COMDAT group
-/// signatures already taken.
+/// Per-session state the ELF builder keeps across files and links: COMDAT
+/// group signatures already taken, in the order they were taken.
+///
+/// A link that fails after its files were built must give its signatures
+/// back ([`ElfState::rollback`] to a [`ElfState::checkpoint`] taken before
+/// it), or a retry of the same objects drops their groups as duplicates of
+/// definitions that never joined the session.
 #[derive(Default)]
 pub struct ElfState {
     comdat_groups: hashbrown::HashSet<NameId>,
+    taken: Vec<NameId>,
+}
+
+/// A point in an [`ElfState`]'s history (see [`ElfState::rollback`]).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ElfCheckpoint(usize);
+
+impl ElfState {
+    /// The current point, to roll back to if the link being built fails.
+    pub fn checkpoint(&self) -> ElfCheckpoint {
+        ElfCheckpoint(self.taken.len())
+    }
+
+    /// Forgets every COMDAT signature taken since `cp`.
+    pub fn rollback(&mut self, cp: ElfCheckpoint) {
+        for n in self.taken.drain(cp.0.min(self.taken.len())..) {
+            self.comdat_groups.remove(&n);
+        }
+    }
+
+    /// Forgets the COMDAT signatures taken between `from` and `to` (a
+    /// removed link's), keeping later ones.
+    pub fn release(&mut self, from: ElfCheckpoint, to: ElfCheckpoint) {
+        let end = to.0.min(self.taken.len());
+        let start = from.0.min(end);
+        for n in &self.taken[start..end] {
+            self.comdat_groups.remove(n);
+        }
+    }
+
+    /// True if a COMDAT group with signature `sig` was taken.
+    pub fn has_comdat(&self, sig: NameId) -> bool {
+        self.comdat_groups.contains(&sig)
+    }
+
+    fn take_comdat(&mut self, sig: NameId) -> bool {
+        let fresh = self.comdat_groups.insert(sig);
+        if fresh {
+            self.taken.push(sig);
+        }
+        fresh
+    }
 }
 
 /// What a symbol table entry became.
@@ -137,6 +259,7 @@ fn expected_entsize(sh_type: u32) -> Option<u64> {
 /// section name and symbol string tables, all validated against the file's
 /// length, and the name caches that keep the work linear in it.
 struct Reader<'a> {
+    arch: Arch,
     file: String,
     data: &'a [u8],
     endian: Endianness,
@@ -171,16 +294,16 @@ impl<'a> Reader<'a> {
         let bad = |detail: String| malformed(file, detail);
         let len = data.len() as u64;
         if data.len() < std::mem::size_of::<Header>() {
-            return Err(bad(format!("ELF header truncated: the file is {len} bytes, an ELF64 header needs 64")));
+            return Err(bad(header_truncated(data.len())));
         }
         let hdr = Header::parse(data).map_err(|e| bad(format!("ELF header: {e}")))?;
         let endian = hdr.endian().map_err(|e| bad(format!("ELF header: {e}")))?;
-        if hdr.e_machine(endian) != elf::EM_X86_64 {
+        let Some(arch) = machine_arch(hdr.e_machine(endian), endian) else {
             return Err(Error::Unsupported {
                 file: file.to_string(),
                 detail: format!("ELF e_machine {}", hdr.e_machine(endian)),
             });
-        }
+        };
 
         // The section header table, with the gABI's extended numbering
         // (e_shnum 0: the count is section 0's sh_size; e_shstrndx
@@ -247,6 +370,7 @@ impl<'a> Reader<'a> {
         let sections = SectionTable::new(headers, shstrtab);
 
         let mut r = Reader {
+            arch,
             file: file.to_string(),
             data,
             endian,
@@ -276,6 +400,14 @@ impl<'a> Reader<'a> {
     fn check_ranges(&mut self) -> Result<()> {
         let endian = self.endian;
         let len = self.data.len() as u64;
+        if let Some(s0) = self.sections.iter().next() {
+            if s0.sh_type(endian) != elf::SHT_NULL {
+                return Err(self.bad(format!(
+                    "section 0: sh_type {:#x}, expected SHT_NULL (the gABI reserves index 0)",
+                    s0.sh_type(endian)
+                )));
+            }
+        }
         let mut ranges: Vec<(u64, u64, usize)> = Vec::new();
         for i in 0..self.len() {
             let s = self.header(i);
@@ -306,7 +438,7 @@ impl<'a> Reader<'a> {
             let ((a0, a1, ai), (b0, b1, bi)) = (w[0], w[1]);
             if b0 < a1 {
                 return Err(self.bad(format!(
-                    "{} (file bytes {a0:#x}..{a1:#x}) and {} ({b0:#x}..{b1:#x}) overlap",
+                    "{} at file bytes {a0:#x}..{a1:#x} and {} at {b0:#x}..{b1:#x} overlap",
                     self.label(ai),
                     self.label(bi)
                 )));
@@ -383,8 +515,9 @@ impl<'a> Reader<'a> {
             let why =
                 if u64::from(off) >= self.shstrtab_size { "past the end of" } else { "not NUL-terminated within" };
             self.bad(format!(
-                "section {i}: sh_name {off:#x} {why} the section name string table (section {}, {:#x} bytes)",
-                self.shstrndx, self.shstrtab_size
+                "section {i}: sh_name {off:#x} {why} the section name string table ({}, {:#x} bytes)",
+                self.label(self.shstrndx),
+                self.shstrtab_size
             ))
         })?;
         self.spend(n.len(), || format!("section {i} name"))?;
@@ -425,8 +558,8 @@ impl<'a> Reader<'a> {
         let n = self.symtab.strings().get(off).map_err(|()| {
             let why = if u64::from(off) >= self.strtab_size { "past the end of" } else { "not NUL-terminated within" };
             self.bad(format!(
-                "symbol {idx}: st_name {off:#x} {why} the string table (section {}, {:#x} bytes)",
-                self.symtab.string_section().0,
+                "symbol {idx}: st_name {off:#x} {why} the string table ({}, {:#x} bytes)",
+                self.label(self.symtab.string_section().0),
                 self.strtab_size
             ))
         })?;
@@ -459,12 +592,13 @@ pub fn build<'a>(
 ) -> Result<FileId> {
     let mut r = Reader::new(&name, data)?;
     let endian = r.endian;
+    let table = reloc_table(r.arch);
     let nsec = r.len();
     let fname = name.as_str();
     let bad = |detail: String| malformed(fname, detail);
 
     let file = g.add_file(name.clone());
-    g.files[file.index()].reloc_name = x86_64::reloc_name;
+    g.files[file.index()].reloc_name = table.name;
 
     // COMDAT groups: the first definition of a signature wins; the members
     // of a later group with the same signature are dropped. Groups are
@@ -472,7 +606,8 @@ pub fn build<'a>(
     // a section may belong to one group only, so the member loops together
     // visit at most `nsec` members before an error.
     let mut discarded = vec![false; nsec];
-    let mut in_group = vec![false; nsec];
+    // The SHT_GROUP section each section belongs to (0: none).
+    let mut in_group = vec![0usize; nsec];
     for i in 0..nsec {
         let s = r.header(i);
         let Some((flag, members)) = s.group(endian, data).map_err(|e| bad(format!("SHT_GROUP {}: {e}", r.label(i))))?
@@ -509,7 +644,7 @@ pub fn build<'a>(
                 (_, None) => names.intern(b""),
             }
         };
-        let keep = flag & elf::GRP_COMDAT == 0 || state.comdat_groups.insert(sig);
+        let keep = flag & elf::GRP_COMDAT == 0 || state.take_comdat(sig);
         for m in members {
             let idx = m.get(endian) as usize;
             if idx == 0 || idx >= nsec {
@@ -521,10 +656,18 @@ pub fn build<'a>(
             if idx == i {
                 return Err(bad(format!("SHT_GROUP {}: lists itself as a member", r.label(i))));
             }
-            if in_group[idx] {
-                return Err(bad(format!("{} is a member of two SHT_GROUP sections", r.label(idx))));
+            if in_group[idx] == i {
+                return Err(bad(format!("SHT_GROUP {}: lists {} twice", r.label(i), r.label(idx))));
             }
-            in_group[idx] = true;
+            if in_group[idx] != 0 {
+                return Err(bad(format!(
+                    "{} is a member of two SHT_GROUP sections ({} and {})",
+                    r.label(idx),
+                    r.label(in_group[idx]),
+                    r.label(i)
+                )));
+            }
+            in_group[idx] = i;
             if !keep {
                 discarded[idx] = true;
             }
@@ -658,6 +801,7 @@ pub fn build<'a>(
             kind: SymbolKind::Defined,
             callable,
             resolved: false,
+            target_flags: sym.st_other(),
         };
         match raw_shndx {
             elf::SHN_UNDEF if shndx.is_none() => {
@@ -667,7 +811,7 @@ pub fn build<'a>(
                 if local {
                     return Err(bad(format!("symbol {idx} ({}): undefined local symbol", shown())));
                 }
-                if sname == b"_GLOBAL_OFFSET_TABLE_" {
+                if sname == b"_GLOBAL_OFFSET_TABLE_" || sname == b".TOC." {
                     sym_map[idx] = Mapped::Sym(got_base(g, names, file));
                     continue;
                 }
@@ -731,9 +875,16 @@ pub fn build<'a>(
                     }
                     None if discarded[si.0] && !local => {
                         // Defined in a dropped COMDAT group: a reference to
-                        // the kept definition.
+                        // the kept definition, which must exist (strong: if
+                        // it is nowhere, that is an undefined symbol, not
+                        // a weak 0).
                         let Some(n) = name_id else { continue };
-                        sym_map[idx] = Mapped::Sym(g.global_ref(n, file));
+                        let id = g.global_ref(n, file);
+                        let s = &mut g.symbols[id.index()];
+                        if s.kind == SymbolKind::External {
+                            s.linkage = Linkage::Strong;
+                        }
+                        sym_map[idx] = Mapped::Sym(id);
                         continue;
                     }
                     None => {
@@ -814,13 +965,13 @@ pub fn build<'a>(
         edges.reserve(iter.size_hint().0);
         for (offset, r_type, r_sym, addend) in iter {
             let rname = || match u16::try_from(r_type) {
-                Ok(t) => x86_64::reloc_name(t).into_owned(),
+                Ok(t) => (table.name)(t).into_owned(),
                 Err(_) => format!("type {r_type}"),
             };
-            let mapping = x86_64::map(r_type).map_err(|reason| Error::UnsupportedRelocation {
+            let mapping = (table.map)(r_type).map_err(|reason| Error::UnsupportedRelocation {
                 at: loc(offset),
                 relocation: match u16::try_from(r_type) {
-                    Ok(t) => format!("{} ({r_type})", x86_64::reloc_name(t)),
+                    Ok(t) => format!("{} ({r_type})", (table.name)(t)),
                     Err(_) => format!("type {r_type}"),
                 },
                 reason,
@@ -842,8 +993,8 @@ pub fn build<'a>(
                 )));
             }
             let target = match mapping.target {
-                x86_64::Target::None if r_sym == 0 => continue,
-                x86_64::Target::GotBase => got_base(g, names, file),
+                Target::None if r_sym == 0 => continue,
+                Target::GotBase => got_base(g, names, file),
                 _ if r_sym == 0 => *zero_sym.get_or_insert_with(|| {
                     g.add_symbol(Symbol {
                         name: None,
@@ -856,6 +1007,7 @@ pub fn build<'a>(
                         kind: SymbolKind::Absolute,
                         callable: false,
                         resolved: true,
+                        target_flags: 0,
                     })
                 }),
                 _ => match sym_map[r_sym] {
@@ -873,7 +1025,7 @@ pub fn build<'a>(
                     }
                 },
             };
-            if mapping.target == x86_64::Target::SymbolNeedsGot {
+            if mapping.target == Target::SymbolNeedsGot {
                 got_base(g, names, file);
             }
             let addend = match addend {
@@ -923,6 +1075,7 @@ fn got_base(g: &mut LinkGraph<'_>, names: &mut Interner, file: FileId) -> Symbol
         kind: SymbolKind::External,
         callable: false,
         resolved: false,
+        target_flags: 0,
     });
     g.files[file.index()].got_base = Some(s);
     s

@@ -5,32 +5,7 @@ use crate::arch::x86_64::edges::*;
 use crate::graph::EdgeKind;
 use std::borrow::Cow;
 
-/// How a relocation maps onto the graph.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    /// Edge kind to create.
-    pub kind: EdgeKind,
-    /// Width of the relocated field in bytes (also the implicit addend's
-    /// width in SHT_REL sections).
-    pub width: u8,
-    /// Whether an implicit (SHT_REL) addend is sign-extended.
-    pub signed: bool,
-    /// What the edge targets.
-    pub target: Target,
-}
-
-/// The target of the edge a relocation becomes.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// The relocation's symbol.
-    Symbol,
-    /// The symbol, and the file needs a GOT base (GOT-relative formula).
-    SymbolNeedsGot,
-    /// The file's GOT base, whatever the symbol (`GOT + A - P`).
-    GotBase,
-    /// No edge at all (R_X86_64_NONE against nothing).
-    None,
-}
+pub use super::{Mapping, Target};
 
 const fn m(kind: EdgeKind, width: u8, signed: bool, target: Target) -> Mapping {
     Mapping { kind, width, signed, target }
