@@ -169,6 +169,15 @@ impl Arch {
         }
     }
 
+    /// The edge kind of an `.eh_frame` FDE's CIE pointer (`P - S`), when
+    /// this architecture's `.eh_frame` is split per CIE/FDE and registered.
+    pub fn eh_frame_cie_kind(self) -> Option<EdgeKind> {
+        match self {
+            Arch::X86_64 => Some(x86_64::edges::NEG_DELTA32),
+            _ => None,
+        }
+    }
+
     /// True for direct call/jump edges (call sites).
     pub fn is_branch(self, k: EdgeKind) -> bool {
         dispatch!(self, edges::is_branch(k))

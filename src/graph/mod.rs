@@ -86,6 +86,8 @@ pub enum SectionRole {
     Stubs,
     /// Zero-fill storage for common symbols.
     Common,
+    /// `.eh_frame`: CIEs and FDEs, split one block per record.
+    EhFrame,
 }
 
 /// A section: a named group of blocks from one file with one protection.
@@ -178,6 +180,11 @@ impl EdgeKind {
     /// Keeps the target alive; no fixup.
     pub const KEEP_ALIVE: EdgeKind = EdgeKind(0);
 }
+
+/// [`Symbol::target_flags`] of the sentinel a format builder points an
+/// `.eh_frame` relocation at when its symbol lies in a discarded COMDAT
+/// group or an unloaded section: the FDE holding it is dropped.
+pub const DISCARDED_TARGET: u8 = 0xff;
 
 /// A fixup: at `offset` in its block, write a value computed from the
 /// `target` symbol's address and `addend` as `kind` says.

@@ -3,6 +3,8 @@
 //! allocation, and fixup. [`crate::session::Session::link`] runs them in
 //! the pipeline order with the user's passes between them.
 
+pub mod eh_frame;
+
 use crate::arch::{Arch, FixupError, FixupInput};
 use crate::error::{Error, Location, Result};
 use crate::graph::{BlockId, Content, Interner, LinkGraph, NameId, Prot, SectionRole, SymbolId, SymbolKind};

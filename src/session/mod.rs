@@ -118,6 +118,29 @@ pub struct LinkedObject {
     /// Numbers for `--stats`/benchmarks: (blocks, edges, GOT entries, stubs).
     pub counts: (usize, usize, usize, usize),
     finis_ran: bool,
+    /// Start of the `.eh_frame` run registered with the host's unwinder.
+    eh_frame: Option<u64>,
+    /// The link's own `__dso_handle`, if its code referenced one.
+    dso_handle: Option<u64>,
+}
+
+/// A host function looked up by name (libgcc / libc runtime entry points).
+fn host_fn(name: &std::ffi::CStr) -> Option<usize> {
+    // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, name.as_ptr()) };
+    (!p.is_null()).then_some(p as usize)
+}
+
+impl Drop for LinkedObject {
+    fn drop(&mut self) {
+        if let (Some(start), Some(f)) = (self.eh_frame, host_fn(c"__deregister_frame")) {
+            // SAFETY: `start` was registered with __register_frame by this
+            // link and its memory is still mapped (the allocation is
+            // dropped after this).
+            let dereg: extern "C" fn(*const u8) = unsafe { std::mem::transmute::<usize, extern "C" fn(*const u8)>(f) };
+            dereg(start as *const u8);
+        }
+    }
 }
 
 /// A JIT link session.
@@ -496,6 +519,7 @@ impl Session {
         link::allocate_commons(&mut g, names);
         link::define_start_stop(&mut g, names);
         link::define_runtime_symbols(&mut g, names);
+        link::eh_frame::split(&mut g, names, arch)?;
         // Definitions against the session table.
         for (&n, &s) in g.globals.iter() {
             let sym = &mut g.symbols[s.index()];
@@ -557,6 +581,24 @@ impl Session {
         }
         alloc.finalize()?;
         phase("finalized memory");
+        let mut eh_frame = None;
+        if alloc.executable_here() && Some(arch) == Arch::host() {
+            if let (Some(start), Some(f)) = (link::eh_frame::start_address(&g), host_fn(c"__register_frame")) {
+                // SAFETY: `start` is the first record of a complete, zero
+                // terminated .eh_frame run in finalized memory of this link,
+                // which stays mapped until LinkedObject deregisters it.
+                let reg: extern "C" fn(*const u8) =
+                    unsafe { std::mem::transmute::<usize, extern "C" fn(*const u8)>(f) };
+                reg(start as *const u8);
+                eh_frame = Some(start);
+            }
+        }
+        let dso_handle = self
+            .names
+            .get(b"__dso_handle")
+            .and_then(|n| g.globals.get(&n))
+            .filter(|&&s| g.is_defined_here(s))
+            .map(|&s| g.symbol_addr(s));
         let id = LinkId(self.links.len() as u32);
         let (init, fini) = collect_init_fini(&g, alloc.as_ref());
         let mut symbols = Vec::new();
@@ -588,7 +630,16 @@ impl Session {
             symbols.push(n);
         }
         let counts = (g.blocks.iter().filter(|b| b.live).count(), g.edge_count(), gotplt.got.len(), gotplt.stubs.len());
-        self.links.push(Some(LinkedObject { alloc, init, fini, symbols, counts, finis_ran: false }));
+        self.links.push(Some(LinkedObject {
+            alloc,
+            init,
+            fini,
+            symbols,
+            counts,
+            finis_ran: false,
+            eh_frame,
+            dso_handle,
+        }));
         if let (Some(r), Some(p)) = (&self.redirector, pending) {
             r.commit_link(p);
         }
@@ -703,6 +754,14 @@ impl Session {
     /// [`Error::Usage`] for an unknown link.
     pub fn remove(&mut self, id: LinkId) -> Result<()> {
         let l = self.take_link(id)?;
+        // Destructors the link's code registered with __cxa_atexit (static
+        // objects of C++) run now, once: the code is about to go.
+        if let (Some(dso), Some(f), true) = (l.dso_handle, host_fn(c"__cxa_finalize"), l.alloc.executable_here()) {
+            // SAFETY: __cxa_finalize(void *dso) runs the handlers registered
+            // for this link's own __dso_handle, whose code is still mapped.
+            let fin: extern "C" fn(*const u8) = unsafe { std::mem::transmute::<usize, extern "C" fn(*const u8)>(f) };
+            fin(dso as *const u8);
+        }
         drop(l);
         Ok(())
     }

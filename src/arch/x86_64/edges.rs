@@ -54,6 +54,10 @@ pub const GOT_LOAD_REX_RELAXABLE: EdgeKind = EdgeKind(17);
 /// rewritten to `lea`/direct call/jmp with `S + A - P`; no GOT entry.
 pub const GOT_LOAD_RELAXED: EdgeKind = EdgeKind(18);
 
+/// 32-bit signed `P - S + A`: an `.eh_frame` FDE's CIE pointer (the
+/// distance back from the field to its CIE; DWARF `CIE_pointer`).
+pub const NEG_DELTA32: EdgeKind = EdgeKind(19);
+
 /// Request: R_X86_64_PLT32 (`L + A - P`).
 pub const REQ_PLT_BRANCH32: EdgeKind = EdgeKind(32);
 /// Request: R_X86_64_GOTPCREL (`G + GOT + A - P`).
@@ -93,6 +97,7 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         GOT_LOAD_RELAXABLE => "GOTLoadRelaxable",
         GOT_LOAD_REX_RELAXABLE => "GOTLoadREXRelaxable",
         GOT_LOAD_RELAXED => "GOTLoadRelaxed",
+        NEG_DELTA32 => "NegDelta32",
         REQ_PLT_BRANCH32 => "RequestPLTBranch32",
         REQ_GOT_DELTA32 => "RequestGOTDelta32",
         REQ_GOT_LOAD_RELAXABLE => "RequestGOTLoadRelaxable",

@@ -103,6 +103,7 @@ pub fn apply_fixup(kind: EdgeKind, block: &mut [u8], offset: usize, v: &FixupInp
             *field::<8>(block, offset)? = ((s + a - got) as u64).to_le_bytes();
             Ok(())
         }
+        NEG_DELTA32 => write_i32(block, offset, p - s + a),
         SIZE32 => {
             let x = v.size as i128 + a;
             let x =

@@ -200,6 +200,9 @@ fn section_role(name: &[u8], sh_type: u32) -> SectionRole {
         (b".ctors", SectionRole::Ctors),
         (b".dtors", SectionRole::Dtors),
     ];
+    if name == b".eh_frame" {
+        return SectionRole::EhFrame;
+    }
     if name == b".preinit_array" || sh_type == elf::SHT_PREINIT_ARRAY {
         return SectionRole::PreinitArray;
     }
@@ -700,14 +703,6 @@ pub fn build<'a>(
             continue;
         }
         let sname = r.sec_name(i)?;
-        // x86-64: .eh_frame waits for its registration plugin (split per
-        // CIE/FDE). Other targets load it as plain read-only data with its
-        // relocations, so --noexec dumps (and RISC-V relaxation) keep its
-        // PC ranges right.
-        if r.arch == Arch::X86_64 && (sname == b".eh_frame" || sh_type == elf::SHT_X86_64_UNWIND) {
-            sec_skip[i] = "section .eh_frame (not loaded yet)";
-            continue;
-        }
         if flags & u64::from(elf::SHF_TLS) != 0 {
             sec_skip[i] = "thread-local section (TLS is not supported yet)";
             continue;
@@ -740,7 +735,8 @@ pub fn build<'a>(
         };
         let role = section_role(sname, sh_type);
         let sid = g.add_section(r.sec_name_id(i, names)?, file, prot, role);
-        if role != SectionRole::Regular || flags & u64::from(elf::SHF_GNU_RETAIN) != 0 {
+        if (role != SectionRole::Regular && role != SectionRole::EhFrame) || flags & u64::from(elf::SHF_GNU_RETAIN) != 0
+        {
             g.sections[sid.index()].keep = true;
         }
         sec_block[i] = Some(g.add_block(sid, content, size, align));
@@ -789,7 +785,10 @@ pub fn build<'a>(
         } else {
             Scope::Default
         };
-        let linkage = if bind == elf::STB_WEAK { Linkage::Weak } else { Linkage::Strong };
+        // STB_GNU_UNIQUE (C++ static members of inline functions): one
+        // definition per process, so the first wins, as for weak ones.
+        let linkage =
+            if bind == elf::STB_WEAK || bind == elf::STB_GNU_UNIQUE { Linkage::Weak } else { Linkage::Strong };
         let callable = st_type == elf::STT_FUNC;
         let value = sym.st_value(endian);
         let size = sym.st_size(endian);
@@ -904,6 +903,7 @@ pub fn build<'a>(
 
     // Relocations.
     let mut zero_sym: Option<SymbolId> = None;
+    let mut discarded: Option<SymbolId> = None;
     for ri in 0..nsec {
         let rs = r.header(ri);
         let sh_type = rs.sh_type(endian);
@@ -926,6 +926,7 @@ pub fn build<'a>(
         let Some(block) = sec_block[target] else {
             continue;
         };
+        let in_eh_frame = g.block_section(block).role == SectionRole::EhFrame;
         if rs.sh_link(endian) as usize != r.symtab_index || symtab.is_empty() {
             return Err(bad(format!(
                 "relocation {}: sh_link {} is not the symbol table",
@@ -1016,6 +1017,21 @@ pub fn build<'a>(
                 }),
                 _ => match sym_map[r_sym] {
                     Mapped::Sym(s) => s,
+                    Mapped::Unloaded(_) if in_eh_frame => *discarded.get_or_insert_with(|| {
+                        g.add_symbol(Symbol {
+                            name: None,
+                            file,
+                            block: None,
+                            value: 0,
+                            size: 0,
+                            linkage: Linkage::Strong,
+                            scope: Scope::Local,
+                            kind: SymbolKind::Absolute,
+                            callable: false,
+                            resolved: true,
+                            target_flags: crate::graph::DISCARDED_TARGET,
+                        })
+                    }),
                     Mapped::Unloaded(why) => {
                         return Err(Error::UnsupportedRelocation {
                             at: loc(offset),
