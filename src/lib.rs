@@ -35,6 +35,7 @@ pub mod graph;
 pub mod link;
 pub mod memory;
 pub mod redirect;
+pub mod runtime;
 pub mod session;
 
 pub use error::{Error, Location, Result};

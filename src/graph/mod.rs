@@ -88,6 +88,12 @@ pub enum SectionRole {
     Common,
     /// `.eh_frame`: CIEs and FDEs, split one block per record.
     EhFrame,
+    /// `.tdata`: the initialised part of the thread-local template.
+    TlsData,
+    /// `.tbss`: the zero-filled part of the thread-local template.
+    TlsBss,
+    /// The link's thread-local module descriptor (see `crate::runtime::tls`).
+    TlsModule,
 }
 
 /// A section: a named group of blocks from one file with one protection.

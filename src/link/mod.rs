@@ -208,15 +208,22 @@ pub struct Layout {
 pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
     // Order sections: (prot, first index of their name, index).
     let mut first_of_name: hashbrown::HashMap<NameId, usize> = hashbrown::HashMap::new();
-    let mut order: Vec<(u8, usize, usize)> = Vec::with_capacity(g.sections.len());
+    // The TLS template (.tdata then .tbss) goes last in its segment, in
+    // one piece.
+    let mut order: Vec<(u8, u8, usize, usize)> = Vec::with_capacity(g.sections.len());
     for (i, s) in g.sections.iter().enumerate() {
         let f = *first_of_name.entry(s.name).or_insert(i);
-        order.push((s.prot as u8, f, i));
+        let tls = match s.role {
+            SectionRole::TlsData => 1,
+            SectionRole::TlsBss => 2,
+            _ => 0,
+        };
+        order.push((s.prot as u8, tls, f, i));
     }
     order.sort_unstable();
     let mut request = AllocRequest::default();
     let mut placed = Vec::with_capacity(g.blocks.len());
-    for &(_, _, si) in &order {
+    for &(_, _, _, si) in &order {
         let s = &g.sections[si];
         let seg = &mut request.segments[s.prot.index()];
         for &b in &s.blocks {

@@ -58,6 +58,22 @@ pub const GOT_LOAD_RELAXED: EdgeKind = EdgeKind(18);
 /// distance back from the field to its CIE; DWARF `CIE_pointer`).
 pub const NEG_DELTA32: EdgeKind = EdgeKind(19);
 
+/// 64-bit: the address of the link's thread-local module descriptor
+/// (R_X86_64_DTPMOD64; the "module id" `__tls_get_addr` receives).
+pub const TLS_MODULE64: EdgeKind = EdgeKind(20);
+/// 64-bit `S + A - TLS`: offset in the thread-local block
+/// (R_X86_64_DTPOFF64); rewritten before fixup into [`POINTER64`] with the
+/// template's start folded into the addend.
+pub const DTPOFF64: EdgeKind = EdgeKind(21);
+/// 32-bit signed `S + A - TLS` (R_X86_64_DTPOFF32); rewritten as [`DTPOFF64`].
+pub const DTPOFF32: EdgeKind = EdgeKind(22);
+/// Request: R_X86_64_TLSGD (`{module, offset}` pair, `G + GOT + A - P`).
+pub const REQ_TLSGD: EdgeKind = EdgeKind(40);
+/// Request: R_X86_64_TLSLD (the `{module, 0}` pair).
+pub const REQ_TLSLD: EdgeKind = EdgeKind(41);
+/// Request: R_X86_64_GOTPC32_TLSDESC (a `{resolver, arg}` descriptor).
+pub const REQ_TLSDESC: EdgeKind = EdgeKind(42);
+
 /// Request: R_X86_64_PLT32 (`L + A - P`).
 pub const REQ_PLT_BRANCH32: EdgeKind = EdgeKind(32);
 /// Request: R_X86_64_GOTPCREL (`G + GOT + A - P`).
@@ -98,6 +114,12 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         GOT_LOAD_REX_RELAXABLE => "GOTLoadREXRelaxable",
         GOT_LOAD_RELAXED => "GOTLoadRelaxed",
         NEG_DELTA32 => "NegDelta32",
+        TLS_MODULE64 => "TLSModule64",
+        DTPOFF64 => "DTPOff64",
+        DTPOFF32 => "DTPOff32",
+        REQ_TLSGD => "RequestTLSGD",
+        REQ_TLSLD => "RequestTLSLD",
+        REQ_TLSDESC => "RequestTLSDesc",
         REQ_PLT_BRANCH32 => "RequestPLTBranch32",
         REQ_GOT_DELTA32 => "RequestGOTDelta32",
         REQ_GOT_LOAD_RELAXABLE => "RequestGOTLoadRelaxable",

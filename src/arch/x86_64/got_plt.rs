@@ -25,13 +25,23 @@ struct PerFile {
     stub_section: Option<SectionId>,
     got: HashMap<SymbolId, SymbolId>,
     stubs: HashMap<SymbolId, SymbolId>,
+    tls_gd: HashMap<SymbolId, SymbolId>,
+    tls_desc: HashMap<SymbolId, SymbolId>,
+    tls_ld: Option<SymbolId>,
 }
+
+/// Sixteen zero bytes: a `{module, offset}` or `{resolver, arg}` pair.
+static PAIR: [u8; 16] = [0; 16];
+/// The thread-local module descriptor (`crate::runtime::tls::TlsModule`).
+static TLS_MODULE: [u8; 32] = [0; 32];
 
 struct Builder<'g, 'a> {
     g: &'g mut LinkGraph<'a>,
     names: &'g mut Interner,
     files: Vec<PerFile>,
     out: GotPlt,
+    tls_module: Option<SymbolId>,
+    error: Option<crate::error::Error>,
 }
 
 impl<'g, 'a> Builder<'g, 'a> {
@@ -84,6 +94,112 @@ impl<'g, 'a> Builder<'g, 'a> {
         sym
     }
 
+    fn abs(&mut self, value: u64, file: FileId) -> SymbolId {
+        self.g.add_symbol(crate::graph::Symbol {
+            name: None,
+            file,
+            block: None,
+            value,
+            size: 0,
+            linkage: crate::graph::Linkage::Strong,
+            scope: crate::graph::Scope::Local,
+            kind: crate::graph::SymbolKind::Absolute,
+            callable: false,
+            resolved: true,
+            target_flags: 0,
+        })
+    }
+
+    /// The link's thread-local module descriptor (RW, filled at pre-fixup).
+    fn tls_module(&mut self, file: FileId) -> SymbolId {
+        if let Some(m) = self.tls_module {
+            return m;
+        }
+        let name = self.names.intern(b"$__TLS_MODULE");
+        let sec = self.g.add_section(name, file, Prot::ReadWrite, SectionRole::TlsModule);
+        let b = self.g.add_block(sec, Content::Borrowed(&TLS_MODULE), 32, 8);
+        let sym = self.g.add_anonymous(b, 0, file);
+        self.tls_module = Some(sym);
+        // References to __tls_get_addr bind to the JIT's own (the C
+        // library's knows nothing of JIT modules).
+        if let (Some(n), Some((get, _))) = (self.names.get(b"__tls_get_addr"), crate::runtime::tls::host_entry_points())
+        {
+            if let Some(&t) = self.g.globals.get(&n) {
+                let s = &mut self.g.symbols[t.index()];
+                if s.kind == crate::graph::SymbolKind::External {
+                    s.kind = crate::graph::SymbolKind::Absolute;
+                    s.value = get;
+                    s.resolved = true;
+                }
+            }
+        }
+        sym
+    }
+
+    fn tls_pair(&mut self, file: FileId, target: Option<SymbolId>) -> SymbolId {
+        let existing = match target {
+            Some(t) => self.files[file.index()].tls_gd.get(&t).copied(),
+            None => self.files[file.index()].tls_ld,
+        };
+        if let Some(p) = existing {
+            return p;
+        }
+        let module = self.tls_module(file);
+        let sec = self.got_section(file);
+        let b = self.g.add_block(sec, Content::Borrowed(&PAIR), 16, 8);
+        self.g.blocks[b.index()].edges.push(Edge { offset: 0, target: module, kind: POINTER64, origin: 0, addend: 0 });
+        if let Some(t) = target {
+            self.g.blocks[b.index()].edges.push(Edge { offset: 8, target: t, kind: DTPOFF64, origin: 0, addend: 0 });
+        }
+        let sym = self.g.add_anonymous(b, 0, file);
+        match target {
+            Some(t) => {
+                self.files[file.index()].tls_gd.insert(t, sym);
+            }
+            None => self.files[file.index()].tls_ld = Some(sym),
+        }
+        sym
+    }
+
+    fn tls_desc(&mut self, file: FileId, target: SymbolId) -> SymbolId {
+        if let Some(&d) = self.files[file.index()].tls_desc.get(&target) {
+            return d;
+        }
+        let pair = self.tls_pair(file, Some(target));
+        let resolver = crate::runtime::tls::host_entry_points().map_or(0, |(_, r)| r);
+        let resolver = self.abs(resolver, file);
+        let sec = self.got_section(file);
+        let b = self.g.add_block(sec, Content::Borrowed(&PAIR), 16, 8);
+        self.g.blocks[b.index()].edges.push(Edge {
+            offset: 0,
+            target: resolver,
+            kind: POINTER64,
+            origin: 0,
+            addend: 0,
+        });
+        self.g.blocks[b.index()].edges.push(Edge { offset: 8, target: pair, kind: POINTER64, origin: 0, addend: 0 });
+        let sym = self.g.add_anonymous(b, 0, file);
+        self.files[file.index()].tls_desc.insert(target, sym);
+        sym
+    }
+
+    fn check_tls_target(&mut self, t: SymbolId, names: &str) {
+        let defined = matches!(
+            self.g.symbols[t.index()].block.map(|b| self.g.block_section(b).role),
+            Some(SectionRole::TlsData | SectionRole::TlsBss)
+        );
+        if !defined && self.error.is_none() {
+            let what = self.g.symbol_display(t, self.names);
+            self.error = Some(crate::error::Error::Unsupported {
+                file: names.to_string(),
+                detail: format!(
+                    "thread-local variable {what} is not defined in this link (thread-local storage shared \
+                     across links or with the host is not supported)"
+                ),
+            });
+        }
+    }
+
     fn lower_block(&mut self, b: BlockId) {
         let mut edges = std::mem::take(&mut self.g.blocks[b.index()].edges);
         let file = self.g.block_section(b).file;
@@ -132,6 +248,26 @@ impl<'g, 'a> Builder<'g, 'a> {
                     e.target = self.got_entry(file, e.target);
                     e.kind = DELTA32_FROM_GOT;
                 }
+                REQ_TLSGD => {
+                    let fname = self.g.files[file.index()].name.clone();
+                    self.check_tls_target(e.target, &fname);
+                    e.target = self.tls_pair(file, Some(e.target));
+                    e.kind = DELTA32;
+                }
+                REQ_TLSLD => {
+                    e.target = self.tls_pair(file, None);
+                    e.kind = DELTA32;
+                }
+                REQ_TLSDESC => {
+                    let fname = self.g.files[file.index()].name.clone();
+                    self.check_tls_target(e.target, &fname);
+                    e.target = self.tls_desc(file, e.target);
+                    e.kind = DELTA32;
+                }
+                TLS_MODULE64 => {
+                    e.target = self.tls_module(file);
+                    e.kind = POINTER64;
+                }
                 REQ_PLT_OFFSET64 => {
                     // Large-model PIC calls `GOT + PLTOFF`: always through
                     // a stub, as a static linker's PLT entry.
@@ -159,16 +295,26 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         g,
         names,
         files: (0..nfiles)
-            .map(|_| PerFile { got_section: None, stub_section: None, got: HashMap::new(), stubs: HashMap::new() })
+            .map(|_| PerFile {
+                got_section: None,
+                stub_section: None,
+                got: HashMap::new(),
+                stubs: HashMap::new(),
+                tls_gd: HashMap::new(),
+                tls_desc: HashMap::new(),
+                tls_ld: None,
+            })
             .collect(),
         out: GotPlt::default(),
+        tls_module: None,
+        error: None,
     };
     for i in 0..block_count {
         let b = BlockId(i as u32);
         if !bld.g.blocks[i].live || bld.g.blocks[i].edges.is_empty() {
             continue;
         }
-        if bld.g.blocks[i].edges.iter().any(|e| e.kind.0 >= REQ_PLT_BRANCH32.0) {
+        if bld.g.blocks[i].edges.iter().any(|e| e.kind.0 >= REQ_PLT_BRANCH32.0 || e.kind == TLS_MODULE64) {
             bld.lower_block(b);
         }
     }
@@ -187,6 +333,9 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         s.block = Some(first);
         s.value = 0;
     }
+    if let Some(e) = bld.error {
+        return Err(e);
+    }
     Ok(bld.out)
 }
 
@@ -195,6 +344,57 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
 ///
 /// # Errors
 /// None.
-pub fn pre_fixup(_g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+    // The thread-local template: where it starts, how big, how aligned.
+    let mut start = u64::MAX;
+    let (mut end, mut align) = (0u64, 1u64);
+    for s in g.sections.iter().filter(|s| matches!(s.role, SectionRole::TlsData | SectionRole::TlsBss)) {
+        for &b in &s.blocks {
+            let blk = &g.blocks[b.index()];
+            if blk.live {
+                start = start.min(blk.addr);
+                end = end.max(blk.addr + blk.size);
+                align = align.max(blk.align);
+            }
+        }
+    }
+    if start == u64::MAX {
+        start = 0;
+    }
+    // Offsets in the block: fold the template's start into the addend.
+    for blk in g.blocks.iter_mut().filter(|b| b.live) {
+        for e in blk.edges.iter_mut() {
+            if e.kind == DTPOFF64 || e.kind == DTPOFF32 {
+                e.addend = e.addend.wrapping_sub(start as i64);
+                e.kind = if e.kind == DTPOFF64 { POINTER64 } else { POINTER32_SIGNED };
+            }
+        }
+    }
+    // The module descriptor: {image, size, align, key = 0}.
+    let module = g.sections.iter().find(|s| s.role == SectionRole::TlsModule).map(|s| (s.blocks[0], s.file));
+    if let Some((b, file)) = module {
+        for (i, v) in [start, end.saturating_sub(start), align].into_iter().enumerate() {
+            let t = g.add_symbol(crate::graph::Symbol {
+                name: None,
+                file,
+                block: None,
+                value: v,
+                size: 0,
+                linkage: crate::graph::Linkage::Strong,
+                scope: crate::graph::Scope::Local,
+                kind: crate::graph::SymbolKind::Absolute,
+                callable: false,
+                resolved: true,
+                target_flags: 0,
+            });
+            g.blocks[b.index()].edges.push(Edge {
+                offset: 8 * i as u32,
+                target: t,
+                kind: POINTER64,
+                origin: 0,
+                addend: 0,
+            });
+        }
+    }
     Ok(())
 }

@@ -703,10 +703,7 @@ pub fn build<'a>(
             continue;
         }
         let sname = r.sec_name(i)?;
-        if flags & u64::from(elf::SHF_TLS) != 0 {
-            sec_skip[i] = "thread-local section (TLS is not supported yet)";
-            continue;
-        }
+        let tls = flags & u64::from(elf::SHF_TLS) != 0;
         // gABI: "Values 0 and 1 mean the section has no alignment constraints."
         let align = s.sh_addralign(endian).max(1);
         if !align.is_power_of_two() {
@@ -728,12 +725,18 @@ pub fn build<'a>(
         };
         let prot = if flags & u64::from(elf::SHF_EXECINSTR) != 0 {
             Prot::ReadExec
-        } else if flags & u64::from(elf::SHF_WRITE) != 0 {
+        } else if flags & u64::from(elf::SHF_WRITE) != 0 && !tls {
             Prot::ReadWrite
         } else {
             Prot::Read
         };
-        let role = section_role(sname, sh_type);
+        // Thread-local sections form the link's TLS template (read-only:
+        // each thread's block is a copy).
+        let role = match (tls, sh_type) {
+            (true, elf::SHT_NOBITS) => SectionRole::TlsBss,
+            (true, _) => SectionRole::TlsData,
+            _ => section_role(sname, sh_type),
+        };
         let sid = g.add_section(r.sec_name_id(i, names)?, file, prot, role);
         if (role != SectionRole::Regular && role != SectionRole::EhFrame) || flags & u64::from(elf::SHF_GNU_RETAIN) != 0
         {

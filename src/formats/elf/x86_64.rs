@@ -38,7 +38,22 @@ pub fn map(r_type: u32) -> Result<Mapping, &'static str> {
         33 => m(SIZE64, 8, true, Symbol),
         41 => m(REQ_GOT_LOAD_RELAXABLE, 4, true, Symbol),
         42 => m(REQ_GOT_LOAD_REX_RELAXABLE, 4, true, Symbol),
-        16..=23 | 34..=36 => return Err("thread-local storage relocations are not supported yet"),
+        16 => m(TLS_MODULE64, 8, true, Symbol),
+        17 => m(DTPOFF64, 8, true, Symbol),
+        19 => m(REQ_TLSGD, 4, true, Symbol),
+        20 => m(REQ_TLSLD, 4, true, Symbol),
+        21 => m(DTPOFF32, 4, true, Symbol),
+        34 => m(REQ_TLSDESC, 4, true, Symbol),
+        35 => m(KEEP_ALIVE, 0, false, Symbol),
+        22 => {
+            return Err("initial-exec TLS needs the process's static TLS block, which a JIT cannot extend; \
+                        recompile with -fPIC or -ftls-model=global-dynamic")
+        }
+        18 | 23 => {
+            return Err("local-exec TLS needs the process's static TLS block, which a JIT cannot extend; \
+                        recompile with -fPIC or -ftls-model=global-dynamic")
+        }
+        36 => return Err("R_X86_64_TLSDESC is a dynamic relocation, not expected in a relocatable object"),
         5..=8 | 37 | 38 => return Err("dynamic relocation in a relocatable object"),
         _ => return Err("unknown relocation type"),
     })

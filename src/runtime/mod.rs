@@ -1,0 +1,3 @@
+//! Runtime support JIT'd code calls into: thread-local storage.
+
+pub mod tls;
