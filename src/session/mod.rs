@@ -122,6 +122,8 @@ pub struct LinkedObject {
     eh_frame: Option<u64>,
     /// The link's own `__dso_handle`, if its code referenced one.
     dso_handle: Option<u64>,
+    /// The COMDAT signatures this link took (released when it goes).
+    comdat: (formats::elf::ElfCheckpoint, formats::elf::ElfCheckpoint),
 }
 
 /// A host function looked up by name (libgcc / libc runtime entry points).
@@ -451,8 +453,24 @@ impl Session {
     pub fn link(&mut self, opts: &LinkOptions) -> Result<LinkId> {
         let inputs = std::mem::take(&mut self.pending);
         let archives = std::mem::take(&mut self.archives);
+        let loaded = self.loaded.clone();
+        let cp = self.elf_state.checkpoint();
         let result = self.link_inputs(&inputs, &archives, opts);
         self.archives = archives;
+        match &result {
+            Ok(id) => {
+                let end = self.elf_state.checkpoint();
+                if let Some(Some(l)) = self.links.get_mut(id.0 as usize) {
+                    l.comdat = (cp, end);
+                }
+            }
+            Err(_) => {
+                // A failed link leaves nothing behind: its COMDAT groups and
+                // archive members may be taken by the next one.
+                self.elf_state.rollback(cp);
+                self.loaded = loaded;
+            }
+        }
         result
     }
 
@@ -639,6 +657,7 @@ impl Session {
             finis_ran: false,
             eh_frame,
             dso_handle,
+            comdat: (self.elf_state.checkpoint(), self.elf_state.checkpoint()),
         }));
         if let (Some(r), Some(p)) = (&self.redirector, pending) {
             r.commit_link(p);
@@ -780,6 +799,8 @@ impl Session {
         if let Some(r) = &self.redirector {
             r.forget_link(id.0);
         }
+        // Its COMDAT groups can be defined again by a later link.
+        self.elf_state.release(l.comdat.0, l.comdat.1);
         Ok(l)
     }
 }
