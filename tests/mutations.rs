@@ -21,7 +21,7 @@ impl Rng {
 fn link_bytes(name: &str, bytes: Vec<u8>) -> Result<(), String> {
     let mut s = Session::new(
         Box::new(SimulatedMemoryManager::new(0x1000_0000, Some(64 << 20), 4096)),
-        SessionOptions { phony_externals: true, verbose: false },
+        SessionOptions { phony_externals: true, ..Default::default() },
     );
     s.add_object_bytes(name, bytes).map_err(|e| e.to_string())?;
     s.link(&LinkOptions::default()).map(|_| ()).map_err(|e| e.to_string())

@@ -83,6 +83,12 @@ struct Opts {
     /// Print stub and call-site statistics on stderr at exit.
     #[arg(long)]
     stats: bool,
+    /// Register linked objects with the debugger (GDB JIT interface).
+    #[arg(long)]
+    debugger_support: bool,
+    /// Append linked functions to /tmp/perf-PID.map for perf.
+    #[arg(long)]
+    perf_map: bool,
     /// Memory policy for patching code: double-mapped (default) or strict-wx.
     #[arg(long, value_name = "POLICY", default_value = "double-mapped")]
     memory_policy: String,
@@ -192,7 +198,12 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
             return Err(usage(format!("--triple {t}: unsupported target")));
         }
     }
-    let session_opts = SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose };
+    let session_opts = SessionOptions {
+        phony_externals: opts.phony_externals,
+        verbose: opts.verbose,
+        debugger_support: opts.debugger_support,
+        perf_map: opts.perf_map,
+    };
     let redirecting = opts.lazy || opts.stats;
     let mut session = if redirecting {
         if opts.noexec || opts.slab_allocate.is_some() {

@@ -112,6 +112,9 @@ pub struct Section {
     /// The block must stay even if nothing references it
     /// (`SHF_GNU_RETAIN`, init/fini arrays, `__start_`/`__stop_` users).
     pub keep: bool,
+    /// Index of the section in its input file's section table
+    /// (`u32::MAX` for sections a pass created).
+    pub input_index: u32,
 }
 
 /// The bytes of a block.
@@ -331,7 +334,7 @@ impl<'a> LinkGraph<'a> {
 
     /// Adds an empty section.
     pub fn add_section(&mut self, name: NameId, file: FileId, prot: Prot, role: SectionRole) -> SectionId {
-        self.sections.push(Section { name, file, prot, role, blocks: SmallVec::new(), keep: false });
+        self.sections.push(Section { name, file, prot, role, blocks: SmallVec::new(), keep: false, input_index: u32::MAX });
         SectionId(self.sections.len() as u32 - 1)
     }
 

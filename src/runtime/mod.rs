@@ -1,3 +1,6 @@
-//! Runtime support JIT'd code calls into: thread-local storage.
+//! Runtime support for JIT'd code: thread-local storage, and debugger and
+//! profiler registration.
 
+pub mod debugger;
+pub mod perf;
 pub mod tls;

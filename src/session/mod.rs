@@ -69,6 +69,10 @@ pub struct SessionOptions {
     pub phony_externals: bool,
     /// Say what is being done, phase by phase, on stderr.
     pub verbose: bool,
+    /// Register every link with the debugger (GDB JIT interface).
+    pub debugger_support: bool,
+    /// Append every linked function to `/tmp/perf-PID.map` for `perf`.
+    pub perf_map: bool,
 }
 
 /// Options of one link.
@@ -124,6 +128,8 @@ pub struct LinkedObject {
     dso_handle: Option<u64>,
     /// The COMDAT signatures this link took (released when it goes).
     comdat: (formats::elf::ElfCheckpoint, formats::elf::ElfCheckpoint),
+    /// Debugger registrations, dropped (unregistered) with the link.
+    _debug: Vec<crate::runtime::debugger::Registration>,
 }
 
 /// A host function looked up by name (libgcc / libc runtime entry points).
@@ -133,9 +139,17 @@ fn host_fn(name: &std::ffi::CStr) -> Option<usize> {
     (!p.is_null()).then_some(p as usize)
 }
 
+/// The host unwinder's (register, deregister) entry points for a whole
+/// `.eh_frame` run: LLVM libunwind's dynamic-section API when the process
+/// uses libunwind, else libgcc's `__register_frame`/`__deregister_frame`.
+fn eh_frame_api() -> Option<(usize, usize)> {
+    let unw = host_fn(c"__unw_add_dynamic_eh_frame_section").zip(host_fn(c"__unw_remove_dynamic_eh_frame_section"));
+    unw.or_else(|| host_fn(c"__register_frame").zip(host_fn(c"__deregister_frame")))
+}
+
 impl Drop for LinkedObject {
     fn drop(&mut self) {
-        if let (Some(start), Some(f)) = (self.eh_frame, host_fn(c"__deregister_frame")) {
+        if let (Some(start), Some((_, f))) = (self.eh_frame, eh_frame_api()) {
             // SAFETY: `start` was registered with __register_frame by this
             // link and its memory is still mapped (the allocation is
             // dropped after this).
@@ -490,8 +504,10 @@ impl Session {
         };
         let Session { names, loaded, elf_state, table, .. } = self;
         let mut g = LinkGraph::new(arch.pointer_size(), arch.little_endian());
+        let mut file_bytes: Vec<(crate::graph::FileId, &[u8])> = Vec::new();
         for (name, data) in inputs {
-            formats::elf::build(&mut g, names, elf_state, name.clone(), data)?;
+            let f = formats::elf::build(&mut g, names, elf_state, name.clone(), data)?;
+            file_bytes.push((f, data));
         }
         phase(&format!("built graph from {} objects", inputs.len()));
         // Archive members, on demand, until nothing new is needed.
@@ -522,7 +538,8 @@ impl Session {
                 let mname = ar.members[mi].name.clone();
                 match formats::identify(&mname, bytes)? {
                     FileKind::ElfObject(a) if a == arch => {
-                        formats::elf::build(&mut g, names, elf_state, mname, bytes)?;
+                        let f = formats::elf::build(&mut g, names, elf_state, mname, bytes)?;
+                        file_bytes.push((f, bytes));
                     }
                     _ => {
                         return Err(Error::Unsupported {
@@ -601,7 +618,7 @@ impl Session {
         phase("finalized memory");
         let mut eh_frame = None;
         if alloc.executable_here() && Some(arch) == Arch::host() {
-            if let (Some(start), Some(f)) = (link::eh_frame::start_address(&g), host_fn(c"__register_frame")) {
+            if let (Some(start), Some((f, _))) = (link::eh_frame::start_address(&g), eh_frame_api()) {
                 // SAFETY: `start` is the first record of a complete, zero
                 // terminated .eh_frame run in finalized memory of this link,
                 // which stays mapped until LinkedObject deregisters it.
@@ -610,6 +627,38 @@ impl Session {
                 reg(start as *const u8);
                 eh_frame = Some(start);
             }
+        }
+        let mut debug = Vec::new();
+        if self.options.debugger_support && alloc.executable_here() {
+            for &(f, bytes) in &file_bytes {
+                let addrs: Vec<(u32, u64)> = g
+                    .sections
+                    .iter()
+                    .filter(|s| s.file == f && s.input_index != u32::MAX)
+                    .filter_map(|s| {
+                        let lo = s.blocks.iter().map(|&b| &g.blocks[b.index()]).filter(|b| b.live).map(|b| b.addr).min()?;
+                        Some((s.input_index, lo))
+                    })
+                    .collect();
+                if let Some(image) = crate::runtime::debugger::patch_section_addresses(bytes, &addrs) {
+                    debug.push(crate::runtime::debugger::register(image));
+                }
+            }
+            phase(&format!("registered {} objects with the debugger", debug.len()));
+        }
+        if self.options.perf_map && alloc.executable_here() {
+            let entries: Vec<(u64, u64, String)> = g
+                .symbols
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.callable && s.size > 0 && s.name.is_some())
+                .filter(|(_, s)| s.block.is_some_and(|b| g.blocks[b.index()].live) && s.kind == SymbolKind::Defined)
+                .map(|(i, s)| {
+                    (g.symbol_addr(crate::graph::SymbolId(i as u32)), s.size, self.names.str(s.name.expect("named")).into_owned())
+                })
+                .collect();
+            crate::runtime::perf::append(&entries)
+                .map_err(|e| Error::Io { path: format!("/tmp/perf-{}.map", std::process::id()), source: e })?;
         }
         let dso_handle = self
             .names
@@ -658,6 +707,7 @@ impl Session {
             eh_frame,
             dso_handle,
             comdat: (self.elf_state.checkpoint(), self.elf_state.checkpoint()),
+            _debug: debug,
         }));
         if let (Some(r), Some(p)) = (&self.redirector, pending) {
             r.commit_link(p);

@@ -738,7 +738,9 @@ pub fn build<'a>(
             _ => section_role(sname, sh_type),
         };
         let sid = g.add_section(r.sec_name_id(i, names)?, file, prot, role);
-        if (role != SectionRole::Regular && role != SectionRole::EhFrame) || flags & u64::from(elf::SHF_GNU_RETAIN) != 0
+        g.sections[sid.index()].input_index = i as u32;
+        let plain = matches!(role, SectionRole::Regular | SectionRole::EhFrame | SectionRole::TlsData | SectionRole::TlsBss);
+        if !plain || flags & u64::from(elf::SHF_GNU_RETAIN) != 0
         {
             g.sections[sid.index()].keep = true;
         }
