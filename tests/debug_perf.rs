@@ -71,10 +71,8 @@ fn perf_map_names_jit_functions() {
 fn removing_a_link_unregisters_it_from_the_debugger() {
     use jitlink::runtime::debugger::__jit_debug_descriptor as D;
     let o = object("unregister");
-    let mut s = jitlink::Session::new(
-        Box::new(jitlink::memory::InProcessMemoryManager::new()),
-        jitlink::SessionOptions { debugger_support: true, ..Default::default() },
-    );
+    let mut s = jitlink::Session::in_process();
+    s.set_debugger_support(true);
     let first = || {
         // SAFETY: reading the descriptor's head pointer; this test is the
         // only one in this process that registers objects.

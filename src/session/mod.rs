@@ -308,6 +308,17 @@ impl Session {
         Session::new(Box::new(InProcessMemoryManager::new()), SessionOptions::default())
     }
 
+    /// Turns debugger registration (GDB JIT interface) on or off for later
+    /// links; off by default.
+    pub fn set_debugger_support(&mut self, on: bool) {
+        self.options.debugger_support = on;
+    }
+
+    /// Turns `/tmp/perf-PID.map` entries on or off for later links; off by default.
+    pub fn set_perf_map(&mut self, on: bool) {
+        self.options.perf_map = on;
+    }
+
     /// The session's interned names.
     pub fn names(&self) -> &Interner {
         &self.names
