@@ -57,7 +57,11 @@ fn cpp_program(cxx: &str, opt: &str) {
     for n in ["main", "shapes", "thrower"] {
         check(Command::new(cxx).args([opt, "-fPIC", "-c", &format!("{SRC}/{n}.cpp"), "-o"]).arg(obj(n)));
     }
-    check(Command::new(cc).args([opt, "-fPIC", "-fexceptions", "-c", &format!("{SRC}/cframe.c"), "-o"]).arg(obj("cframe")));
+    check(
+        Command::new(cc)
+            .args([opt, "-fPIC", "-fexceptions", "-c", &format!("{SRC}/cframe.c"), "-o"])
+            .arg(obj("cframe")),
+    );
     let lib = d.join("libshapes.a");
     let _ = std::fs::remove_file(&lib);
     check(Command::new("ar").arg("rcs").arg(&lib).arg(obj("shapes")));
@@ -138,7 +142,11 @@ fn exception_from_every_function_and_a_valid_eh_frame_run() {
     // a zero terminator, each FDE pointing at a CIE of the run and at a
     // live function, and no FDE for the dropped COMDAT copies.
     let dump = d.join("dump.json");
-    let out = run(Command::new(JITLINK).args(["link", "--noexec", "--dump-json"]).arg(&dump).args([&ob, &oa]).args(["-l", "stdc++"]));
+    let out = run(Command::new(JITLINK)
+        .args(["link", "--noexec", "--dump-json"])
+        .arg(&dump)
+        .args([&ob, &oa])
+        .args(["-l", "stdc++"]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
     let hex = |s: &serde_json::Value| u64::from_str_radix(s.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
@@ -148,17 +156,24 @@ fn exception_from_every_function_and_a_valid_eh_frame_run() {
         .iter()
         .map(|m| {
             let b = m["bytes"].as_str().unwrap();
-            (hex(&m["address"]), (0..b.len() / 2).map(|i| u8::from_str_radix(&b[2 * i..2 * i + 2], 16).unwrap()).collect())
+            (
+                hex(&m["address"]),
+                (0..b.len() / 2).map(|i| u8::from_str_radix(&b[2 * i..2 * i + 2], 16).unwrap()).collect(),
+            )
         })
         .collect();
     let read = |addr: u64, n: usize| -> Vec<u8> {
-        let (base, bytes) = mem.iter().find(|(a, b)| addr >= *a && addr + n as u64 <= a + b.len() as u64).expect("in memory");
+        let (base, bytes) =
+            mem.iter().find(|(a, b)| addr >= *a && addr + n as u64 <= a + b.len() as u64).expect("in memory");
         bytes[(addr - base) as usize..(addr - base) as usize + n].to_vec()
     };
     let u32_at = |a: u64| u32::from_le_bytes(read(a, 4).try_into().unwrap());
     let sections = v["sections"].as_array().unwrap();
-    let eh: Vec<(u64, u64)> =
-        sections.iter().filter(|s| s["name"] == ".eh_frame").map(|s| (hex(&s["address"]), s["size"].as_u64().unwrap())).collect();
+    let eh: Vec<(u64, u64)> = sections
+        .iter()
+        .filter(|s| s["name"] == ".eh_frame")
+        .map(|s| (hex(&s["address"]), s["size"].as_u64().unwrap()))
+        .collect();
     let texts: Vec<(u64, u64)> = sections
         .iter()
         .filter(|s| s["name"].as_str().unwrap().starts_with(".text"))
@@ -236,7 +251,8 @@ fn tls_models() {
         assert_eq!(values.len(), 4, "each thread saw its own value: {per_thread:?}");
     }
     // Rejected, with the model and the way out.
-    for (flags, model) in [(&["-fPIC", "-ftls-model=initial-exec"][..], "initial-exec"), (&["-fPIE"][..], "local-exec")] {
+    for (flags, model) in [(&["-fPIC", "-ftls-model=initial-exec"][..], "initial-exec"), (&["-fPIE"][..], "local-exec")]
+    {
         let (oa, ob) = (d.join("rej-a.o"), d.join("rej-b.o"));
         check(Command::new("gcc").args(flags).arg("-c").arg(&a).arg("-o").arg(&oa));
         check(Command::new("gcc").args(flags).arg("-c").arg(&b).arg("-o").arg(&ob));

@@ -51,7 +51,8 @@ fn gdb_breaks_on_jit_function_with_file_and_line() {
 #[test]
 fn perf_map_names_jit_functions() {
     let o = object("perf");
-    let child = Command::new(JITLINK).args(["run", "--perf-map"]).arg(&o).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let child =
+        Command::new(JITLINK).args(["run", "--perf-map"]).arg(&o).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let pid = child.id();
     let out = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "32\n");
@@ -59,7 +60,8 @@ fn perf_map_names_jit_functions() {
     let text = std::fs::read_to_string(&map).unwrap();
     let _ = std::fs::remove_file(&map);
     for f in ["jit_leaf", "jit_middle", "main"] {
-        let line = text.lines().find(|l| l.ends_with(&format!(" {f}"))).unwrap_or_else(|| panic!("{f} missing:\n{text}"));
+        let line =
+            text.lines().find(|l| l.ends_with(&format!(" {f}"))).unwrap_or_else(|| panic!("{f} missing:\n{text}"));
         let mut parts = line.split(' ');
         let start = u64::from_str_radix(parts.next().unwrap(), 16).unwrap();
         let size = u64::from_str_radix(parts.next().unwrap(), 16).unwrap();

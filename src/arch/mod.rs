@@ -165,7 +165,9 @@ impl Arch {
     pub fn needs_low_address(self, k: EdgeKind) -> bool {
         match self {
             Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
-            _ => false,
+            Arch::Aarch64 => aarch64::edges::needs_low_address(k),
+            Arch::Ppc64Le | Arch::Ppc64Be => ppc64::edges::needs_low_address(k),
+            Arch::Riscv64 => false,
         }
     }
 

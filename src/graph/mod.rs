@@ -334,7 +334,15 @@ impl<'a> LinkGraph<'a> {
 
     /// Adds an empty section.
     pub fn add_section(&mut self, name: NameId, file: FileId, prot: Prot, role: SectionRole) -> SectionId {
-        self.sections.push(Section { name, file, prot, role, blocks: SmallVec::new(), keep: false, input_index: u32::MAX });
+        self.sections.push(Section {
+            name,
+            file,
+            prot,
+            role,
+            blocks: SmallVec::new(),
+            keep: false,
+            input_index: u32::MAX,
+        });
         SectionId(self.sections.len() as u32 - 1)
     }
 

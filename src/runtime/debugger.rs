@@ -10,18 +10,26 @@ use std::sync::Mutex;
 /// `jit_code_entry` of the GDB JIT interface.
 #[repr(C)]
 pub struct JitCodeEntry {
+    /// Next entry in the list.
     pub next: *mut JitCodeEntry,
+    /// Previous entry in the list.
     pub prev: *mut JitCodeEntry,
+    /// The in-memory object file.
     pub symfile_addr: *const u8,
+    /// Its size in bytes.
     pub symfile_size: u64,
 }
 
 /// `jit_descriptor` of the GDB JIT interface.
 #[repr(C)]
 pub struct JitDescriptor {
+    /// Interface version (1).
     pub version: u32,
+    /// What the debugger should do with `relevant_entry`.
     pub action_flag: u32,
+    /// The entry registered or unregistered last.
     pub relevant_entry: *mut JitCodeEntry,
+    /// Head of the list of registered objects.
     pub first_entry: *mut JitCodeEntry,
 }
 
@@ -32,8 +40,12 @@ const JIT_UNREGISTER: u32 = 2;
 /// The descriptor GDB reads (by this exact name).
 #[no_mangle]
 #[used]
-pub static mut __jit_debug_descriptor: JitDescriptor =
-    JitDescriptor { version: 1, action_flag: JIT_NOACTION, relevant_entry: std::ptr::null_mut(), first_entry: std::ptr::null_mut() };
+pub static mut __jit_debug_descriptor: JitDescriptor = JitDescriptor {
+    version: 1,
+    action_flag: JIT_NOACTION,
+    relevant_entry: std::ptr::null_mut(),
+    first_entry: std::ptr::null_mut(),
+};
 
 /// GDB puts a breakpoint here and reads the descriptor when it is hit.
 #[no_mangle]

@@ -647,7 +647,8 @@ impl Session {
                     .iter()
                     .filter(|s| s.file == f && s.input_index != u32::MAX)
                     .filter_map(|s| {
-                        let lo = s.blocks.iter().map(|&b| &g.blocks[b.index()]).filter(|b| b.live).map(|b| b.addr).min()?;
+                        let lo =
+                            s.blocks.iter().map(|&b| &g.blocks[b.index()]).filter(|b| b.live).map(|b| b.addr).min()?;
                         Some((s.input_index, lo))
                     })
                     .collect();
@@ -665,7 +666,11 @@ impl Session {
                 .filter(|(_, s)| s.callable && s.size > 0 && s.name.is_some())
                 .filter(|(_, s)| s.block.is_some_and(|b| g.blocks[b.index()].live) && s.kind == SymbolKind::Defined)
                 .map(|(i, s)| {
-                    (g.symbol_addr(crate::graph::SymbolId(i as u32)), s.size, self.names.str(s.name.expect("named")).into_owned())
+                    (
+                        g.symbol_addr(crate::graph::SymbolId(i as u32)),
+                        s.size,
+                        self.names.str(s.name.expect("named")).into_owned(),
+                    )
                 })
                 .collect();
             crate::runtime::perf::append(&entries)

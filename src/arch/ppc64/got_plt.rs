@@ -1,22 +1,580 @@
-//! This architecture's post-prune pass: GOT entries, PLT stubs,
-//! range-extension stubs (veneers) and relaxation, where edges need them.
+//! The PPC64 ELFv2 post-prune pass: lowers request edges to fixups,
+//! creating GOT entries, call stubs and veneers only where an edge needs
+//! them, and lays out the link's one TOC.
+//!
+//! **One TOC per link.** ELFv2 code reaches its data through r2, the TOC
+//! pointer, which every global entry point derives from r12 with
+//! `addis r2,r12,.TOC.-f@ha; addi r2,r2,.TOC.-f@l`. A static linker gives
+//! a whole module one TOC (`.got`, then `.toc`, with `.TOC.` = its start +
+//! 0x8000, binutils `ppc64_elf_set_toc`), and so does this pass for a link:
+//! every file's `.toc` sections (TOC entries: R_PPC64_ADDR64 data the
+//! compiler made) and the GOT entries this pass creates (per file, in a
+//! `$__GOT` section, read-write like `.toc`) form one region, and every
+//! file's GOT base (`FileInfo::got_base`, to which the ELF builder maps
+//! `.TOC.`) and a local symbol `__TOC__` are defined at its start +
+//! 0x8000. Calls between functions of the link therefore never need a TOC
+//! switch: R_PPC64_REL24 goes straight to the callee's local entry point.
+//!
+//! Layout groups sections by name (in order of each name's first
+//! appearance) within a protection, so the pass makes the region
+//! contiguous by moving the `$__GOT` sections right after the first
+//! section named `.toc`: all `.toc` sections, then all `$__GOT` sections.
+//! (Naming the GOT sections `.toc` would do it too, but then a file would
+//! list two `.toc` sections in the dump, which names the GOT `$__GOT`.) The
+//! region's first block is aligned to 256 bytes, binutils' TOC base
+//! alignment, so `.TOC.` is exactly where GNU ld puts it for the same
+//! placement.
+//!
+//! **Calls.** R_PPC64_REL24 (`bl f; nop` from TOC-using code) to:
+//! - a function of the link: a direct branch to its local entry point
+//!   (global entry + the `st_other` offset, ELFv2 ABI §3.4.1); the `nop`
+//!   stays. Every other branch type (REL14*, ADDR24, ADDR14*) to a function
+//!   of the link also enters at the local entry point, and ADDR64_LOCAL
+//!   asks for it in data. (GNU ld 2.40 agrees for REL24, REL14* and
+//!   ADDR14_BR*; it enters plain ADDR24/ADDR14 at the global entry, which
+//!   is wrong without r12 set; no compiler emits those against functions.)
+//! - anything else (externals, absolutes, and functions of the link whose
+//!   `st_other` value 1 says they do not preserve r2): a "plt" call stub
+//!   ([`super::stubs::TOC_STUB`]) that saves r2 at 24(r1) and jumps to the
+//!   target's global entry through a GOT entry with r12 set, and the `nop`
+//!   becomes `ld r2,24(r1)`. Never bypassed: the target may use another TOC.
+//!
+//! R_PPC64_REL24_NOTOC (r2 is not a TOC pointer at the call) goes direct
+//! to functions that need no TOC (`st_other` 0 or 1), through a veneer
+//! (which sets r12 to the global entry) to functions of the link that do,
+//! and through a PC-relative "plt" stub ([`super::stubs::NOTOC_STUB`]) to
+//! anything else.
+//!
+//! **Veneers.** When the link's code could span more than a branch's
+//! ±32 MiB (the sum of its live executable blocks, padding included, plus
+//! the largest stubs its branches could need), every direct branch to a
+//! function of the link goes to a "veneer" ([`super::stubs::VENEER`]) and is
+//! bypassed at fixup when the function is in range. The stub sections are
+//! then moved from the end of the code to its middle, so every branch
+//! within ±32 MiB of the middle reaches its veneer (code up to about
+//! 64 MiB; beyond that a branch far from the middle fails with an
+//! out-of-range error: no multiple stub islands).
+//!
+//! **GOT.** R_PPC64_GOT16*, PLT16* (inline PLT sequences) and
+//! GOT_PCREL34 / PLT_PCREL34 get one GOT entry per (file, symbol, addend)
+//! holding `S + A` (ELFv2 ABI "G"; binutils reads the addend the same way)
+//! and become TOC-relative (`G - .TOC.`) or PC-relative (`G - P`) fixups.
+//! No GOT relaxation is done.
 
-use crate::arch::GotPlt;
-use crate::error::Result;
-use crate::graph::{Interner, LinkGraph};
+use super::edges::*;
+use super::fixup::{read32, LD_R2_24_R1, NOP};
+use super::stubs::{self, ANCHOR, NOTOC_STUB, TOC_STUB, VENEER};
+use crate::error::{Error, Location, Result};
+use crate::graph::{
+    BlockId, Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, Scope, SectionId, SectionRole,
+    Symbol, SymbolId, SymbolKind,
+};
+use hashbrown::{HashMap, HashSet};
 
-/// Lowers request edge kinds, creating GOT entries and stubs.
-///
-/// # Errors
-/// None yet.
-pub fn build(_g: &mut LinkGraph<'_>, _names: &mut Interner) -> Result<GotPlt> {
-    Ok(GotPlt::default())
+pub use crate::arch::GotPlt;
+
+/// A GOT entry: 8 bytes holding `S + A` (a [`POINTER64`] edge).
+pub const GOT_ENTRY: [u8; 8] = [0; 8];
+/// Offset of the TOC base from the start of the TOC (ELFv2 ABI §3.3,
+/// binutils `TOC_BASE_OFF`): a signed 16-bit offset from r2 reaches the
+/// first 64 KiB.
+pub const TOC_BASE_OFFSET: u64 = 0x8000;
+/// Alignment of the TOC's start (binutils `TOC_BASE_ALIGN`).
+pub const TOC_ALIGN: u64 = 256;
+/// A branch reaches ±32 MiB (R_PPC64_REL24, low24 field).
+pub const BRANCH_RANGE: u64 = 1 << 25;
+/// Largest stub a branch may need, in bytes.
+const MAX_STUB: u64 = 32;
+
+#[derive(Default)]
+struct PerFile {
+    got_section: Option<SectionId>,
+    stub_section: Option<SectionId>,
+    got: HashMap<(SymbolId, i64), SymbolId>,
+    toc_stubs: HashMap<(SymbolId, i64), SymbolId>,
+    notoc_stubs: HashMap<(SymbolId, i64), SymbolId>,
+    veneers: HashMap<(SymbolId, i64), SymbolId>,
 }
 
-/// Runs after allocation and resolution, before fixups.
+struct Builder<'g, 'a> {
+    g: &'g mut LinkGraph<'a>,
+    names: &'g mut Interner,
+    files: Vec<PerFile>,
+    out: GotPlt,
+    be: bool,
+    need_veneers: bool,
+}
+
+/// How a REL24 site must be entered.
+enum Route {
+    Direct(i64),
+    Veneer { bypass_addend: i64 },
+    VeneerOnly,
+    TocStub,
+    NotocStub,
+}
+
+impl<'g, 'a> Builder<'g, 'a> {
+    fn got_section(&mut self, file: FileId) -> SectionId {
+        if let Some(s) = self.files[file.index()].got_section {
+            return s;
+        }
+        let name = self.names.intern(b"$__GOT");
+        let s = self.g.add_section(name, file, Prot::ReadWrite, SectionRole::Got);
+        self.files[file.index()].got_section = Some(s);
+        s
+    }
+
+    fn stub_section(&mut self, file: FileId) -> SectionId {
+        if let Some(s) = self.files[file.index()].stub_section {
+            return s;
+        }
+        let name = self.names.intern(b"$__STUBS");
+        let s = self.g.add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
+        self.files[file.index()].stub_section = Some(s);
+        s
+    }
+
+    fn got_entry(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
+        if let Some(&e) = self.files[file.index()].got.get(&(target, addend)) {
+            return e;
+        }
+        let sec = self.got_section(file);
+        let b = self.g.add_block(sec, Content::Borrowed(&GOT_ENTRY), 8, 8);
+        self.g.blocks[b.index()].edges.push(Edge { offset: 0, target, kind: POINTER64, origin: 0, addend });
+        let sym = self.g.add_anonymous(b, 0, file);
+        self.g.symbols[sym.index()].size = 8;
+        self.files[file.index()].got.insert((target, addend), sym);
+        self.out.got.push((file, target, sym));
+        sym
+    }
+
+    /// A stub block of `words` in `file`'s `$__STUBS` with `edges`
+    /// (`(word index, kind, target, addend)`, the addend relative to the
+    /// halfword's own address).
+    fn stub_block(&mut self, file: FileId, words: &[u32], edges: &[(u32, EdgeKind, SymbolId, i64)]) -> SymbolId {
+        let sec = self.stub_section(file);
+        let bytes = stubs::bytes(words, self.be);
+        let size = bytes.len() as u64;
+        let b = self.g.add_block(sec, Content::Owned(bytes), size, 8);
+        for &(word, kind, target, addend) in edges {
+            let offset = stubs::half_offset(word, self.be);
+            self.g.blocks[b.index()].edges.push(Edge { offset, target, kind, origin: 0, addend });
+        }
+        let sym = self.g.add_anonymous(b, 0, file);
+        let s = &mut self.g.symbols[sym.index()];
+        s.size = size;
+        s.callable = true;
+        sym
+    }
+
+    /// Addend of a PC-relative stub edge at word `word` so that it computes
+    /// `S + a - anchor` ([`ANCHOR`]).
+    fn anchored(&self, word: u32, a: i64) -> i64 {
+        a + i64::from(stubs::half_offset(word, self.be)) - i64::from(ANCHOR)
+    }
+
+    fn toc_stub(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
+        if let Some(&s) = self.files[file.index()].toc_stubs.get(&(target, addend)) {
+            return s;
+        }
+        let entry = self.got_entry(file, target, addend);
+        let sym = self.stub_block(file, &TOC_STUB, &[(1, TOC16_HA, entry, 0), (2, TOC16_LO_DS, entry, 0)]);
+        self.ensure_got_base(file);
+        self.files[file.index()].toc_stubs.insert((target, addend), sym);
+        self.out.stubs.push((file, target, sym, "plt"));
+        sym
+    }
+
+    fn notoc_stub(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
+        if let Some(&s) = self.files[file.index()].notoc_stubs.get(&(target, addend)) {
+            return s;
+        }
+        let entry = self.got_entry(file, target, addend);
+        let edges = [(4, REL16_HA, entry, self.anchored(4, 0)), (5, REL16_LO_DS, entry, self.anchored(5, 0))];
+        let sym = self.stub_block(file, &NOTOC_STUB, &edges);
+        self.files[file.index()].notoc_stubs.insert((target, addend), sym);
+        self.out.stubs.push((file, target, sym, "plt"));
+        sym
+    }
+
+    /// A veneer to `target + addend` (its global entry when `addend` is 0).
+    fn veneer(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
+        if let Some(&s) = self.files[file.index()].veneers.get(&(target, addend)) {
+            return s;
+        }
+        let edges = [(4, REL16_HA, target, self.anchored(4, addend)), (5, REL16_LO, target, self.anchored(5, addend))];
+        let sym = self.stub_block(file, &VENEER, &edges);
+        self.files[file.index()].veneers.insert((target, addend), sym);
+        self.out.stubs.push((file, target, sym, "veneer"));
+        sym
+    }
+
+    fn ensure_got_base(&mut self, file: FileId) -> SymbolId {
+        if let Some(s) = self.g.files[file.index()].got_base {
+            return s;
+        }
+        let s = self.g.add_symbol(Symbol {
+            name: Some(self.names.intern(b"_GLOBAL_OFFSET_TABLE_")),
+            file,
+            block: None,
+            value: 0,
+            size: 0,
+            linkage: Linkage::Strong,
+            scope: Scope::Local,
+            kind: SymbolKind::External,
+            callable: false,
+            resolved: false,
+            target_flags: 0,
+        });
+        self.g.files[file.index()].got_base = Some(s);
+        s
+    }
+
+    fn location(&self, b: BlockId, e: &Edge) -> (Box<Location>, String) {
+        let blk = &self.g.blocks[b.index()];
+        let sec = &self.g.sections[blk.section.index()];
+        let file = &self.g.files[sec.file.index()];
+        let at = Box::new(Location {
+            file: file.name.clone(),
+            section: self.names.str(sec.name).into_owned(),
+            offset: blk.section_offset + u64::from(e.offset),
+        });
+        let relocation =
+            if e.origin != 0 { (file.reloc_name)(e.origin).into_owned() } else { kind_name(e.kind).to_string() };
+        (at, relocation)
+    }
+
+    fn reserved_local_entry(&self, b: BlockId, e: &Edge) -> Error {
+        let (at, relocation) = self.location(b, e);
+        Error::UnsupportedRelocation {
+            at,
+            relocation,
+            reason: "the target's st_other local entry point value is 7 (reserved by the ELFv2 ABI)",
+        }
+    }
+
+    /// Checks that the REL24 site of `e` is `bl` followed by a `nop` the
+    /// fixup can turn into the TOC restore (binutils: "call lacks nop,
+    /// can't restore toc").
+    fn check_toc_restore(&self, b: BlockId, e: &Edge) -> Result<()> {
+        let bytes = self.g.blocks[b.index()].bytes().unwrap_or(&[]);
+        let at = e.offset as usize;
+        let insn = read32(bytes, at, self.be);
+        let next = at.checked_add(4).and_then(|n| read32(bytes, n, self.be));
+        let reason = match (insn, next) {
+            (Some(i), _) if i & 1 == 0 => {
+                "a tail call (b without link) to a function outside the link's TOC cannot restore r2; \
+                 compile with -fno-optimize-sibling-calls"
+            }
+            (Some(_), Some(n)) if n == NOP || n == LD_R2_24_R1 => return Ok(()),
+            _ => "a call to a function outside the link's TOC needs a nop after the bl (for ld r2,24(r1))",
+        };
+        let (at, relocation) = self.location(b, e);
+        Err(Error::UnsupportedRelocation { at, relocation, reason })
+    }
+
+    fn route(&self, b: BlockId, e: &Edge, toc: bool) -> Result<Route> {
+        let t = e.target;
+        let flags = self.g.symbols[t.index()].target_flags;
+        if !self.g.is_defined_here(t) {
+            return Ok(if toc { Route::TocStub } else { Route::NotocStub });
+        }
+        let Some(local) = local_entry_offset(flags) else {
+            return Err(self.reserved_local_entry(b, e));
+        };
+        let preserves_r2 = flags >> 5 != 1;
+        Ok(match (toc, preserves_r2, local) {
+            (true, false, _) => Route::TocStub,
+            (true, true, off) => {
+                let a = e.addend + off as i64;
+                if self.need_veneers {
+                    Route::Veneer { bypass_addend: a }
+                } else {
+                    Route::Direct(a)
+                }
+            }
+            // NOTOC caller, callee needs its TOC set up from r12.
+            (false, _, off) if off > 0 => Route::VeneerOnly,
+            (false, _, _) => {
+                if self.need_veneers {
+                    Route::Veneer { bypass_addend: e.addend }
+                } else {
+                    Route::Direct(e.addend)
+                }
+            }
+        })
+    }
+
+    fn lower_block(&mut self, b: BlockId) -> Result<()> {
+        let mut edges = std::mem::take(&mut self.g.blocks[b.index()].edges);
+        let file = self.g.block_section(b).file;
+        let r = self.lower_edges(b, file, &mut edges);
+        self.g.blocks[b.index()].edges = edges;
+        r
+    }
+
+    fn lower_edges(&mut self, b: BlockId, file: FileId, edges: &mut [Edge]) -> Result<()> {
+        for e in edges.iter_mut() {
+            match e.kind {
+                REQ_BRANCH24 | REQ_BRANCH24_NOTOC => {
+                    let toc = e.kind == REQ_BRANCH24;
+                    match self.route(b, e, toc)? {
+                        Route::Direct(a) => {
+                            e.kind = BRANCH24;
+                            e.addend = a;
+                        }
+                        Route::Veneer { bypass_addend } => {
+                            e.target = self.veneer(file, e.target, e.addend);
+                            e.kind = BRANCH24_TO_VENEER_BYPASSABLE;
+                            e.addend = bypass_addend;
+                        }
+                        Route::VeneerOnly => {
+                            e.target = self.veneer(file, e.target, e.addend);
+                            e.kind = BRANCH24;
+                            e.addend = 0;
+                        }
+                        Route::TocStub => {
+                            self.check_toc_restore(b, e)?;
+                            e.target = self.toc_stub(file, e.target, e.addend);
+                            e.kind = BRANCH24_TO_TOC_STUB;
+                            e.addend = 0;
+                        }
+                        Route::NotocStub => {
+                            e.target = self.notoc_stub(file, e.target, e.addend);
+                            e.kind = BRANCH24;
+                            e.addend = 0;
+                        }
+                    }
+                }
+                k if local_entry_request(k).is_some() => {
+                    e.kind = local_entry_request(k).unwrap_or(k);
+                    if self.g.is_defined_here(e.target) {
+                        let flags = self.g.symbols[e.target.index()].target_flags;
+                        let Some(off) = local_entry_offset(flags) else {
+                            return Err(self.reserved_local_entry(b, e));
+                        };
+                        e.addend = e.addend.wrapping_add(off as i64);
+                    }
+                }
+                REQ_GOT_PCREL34 => {
+                    e.target = self.got_entry(file, e.target, e.addend);
+                    e.kind = PCREL34;
+                    e.addend = 0;
+                }
+                k => {
+                    if let Some(h) = got16_request(k) {
+                        e.target = self.got_entry(file, e.target, e.addend);
+                        e.kind = half16_kind(Base::Toc, h);
+                        e.addend = 0;
+                        self.ensure_got_base(file);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An upper bound of the link's code size: every live executable block
+/// with its worst-case alignment padding, plus a largest stub per branch.
+fn code_size_bound(g: &LinkGraph<'_>) -> u64 {
+    let mut total = 0u64;
+    for blk in g.blocks.iter().filter(|b| b.live) {
+        if g.sections[blk.section.index()].prot == Prot::ReadExec {
+            total = total.saturating_add(blk.size).saturating_add(blk.align - 1);
+        }
+        let branches = blk.edges.iter().filter(|e| matches!(e.kind, REQ_BRANCH24 | REQ_BRANCH24_NOTOC)).count();
+        total = total.saturating_add(branches as u64 * MAX_STUB);
+    }
+    total
+}
+
+/// Moves the sections `moving` (indices greater than `anchor`) to just
+/// after section `anchor`, keeping every other section's relative order,
+/// and renumbers the blocks' section ids.
+fn move_sections_after(g: &mut LinkGraph<'_>, anchor: usize, moving: &[SectionId]) {
+    let n = g.sections.len();
+    let moved: HashSet<usize> = moving.iter().map(|s| s.index()).collect();
+    let mut order = Vec::with_capacity(n);
+    for i in 0..n {
+        if moved.contains(&i) {
+            continue;
+        }
+        order.push(i);
+        if i == anchor {
+            order.extend(moving.iter().map(|s| s.index()));
+        }
+    }
+    let mut new_of_old = vec![0u32; n];
+    for (new, &old) in order.iter().enumerate() {
+        new_of_old[old] = new as u32;
+    }
+    let mut old: Vec<Option<crate::graph::Section>> = std::mem::take(&mut g.sections).into_iter().map(Some).collect();
+    g.sections = order.iter().filter_map(|&o| old[o].take()).collect();
+    for b in g.blocks.iter_mut() {
+        b.section = SectionId(new_of_old[b.section.index()]);
+    }
+}
+
+/// Lays out the link's TOC and defines every file's GOT base and
+/// `__TOC__` at its start + [`TOC_BASE_OFFSET`] (see the module docs).
+fn define_toc(bld: &mut Builder<'_, '_>) {
+    let with_base: Vec<usize> = (0..bld.g.files.len()).filter(|&f| bld.g.files[f].got_base.is_some()).collect();
+    let Some(&first_file) = with_base.first() else {
+        return;
+    };
+    let toc_name = bld.names.get(b".toc");
+    let first_toc = toc_name.and_then(|n| bld.g.sections.iter().position(|s| s.name == n));
+    let toc_block = toc_name.and_then(|n| {
+        bld.g
+            .sections
+            .iter()
+            .filter(|s| s.name == n && s.prot == Prot::ReadWrite)
+            .flat_map(|s| s.blocks.iter().copied())
+            .find(|b| bld.g.blocks[b.index()].live)
+    });
+    let anchor = match toc_block {
+        Some(b) => b,
+        None => {
+            let any_got =
+                bld.files.iter().filter_map(|f| f.got_section).find_map(|s| {
+                    bld.g.sections[s.index()].blocks.iter().copied().find(|b| bld.g.blocks[b.index()].live)
+                });
+            match any_got {
+                Some(b) => b,
+                None => {
+                    let sec = bld.got_section(FileId(first_file as u32));
+                    bld.g.add_block(sec, Content::Borrowed(&GOT_ENTRY), 8, 8)
+                }
+            }
+        }
+    };
+    let blk = &mut bld.g.blocks[anchor.index()];
+    blk.align = blk.align.max(TOC_ALIGN);
+    let anchor_file = bld.g.block_section(anchor).file;
+    for &f in &with_base {
+        let base = bld.g.files[f].got_base.expect("filtered");
+        let s = &mut bld.g.symbols[base.index()];
+        s.kind = SymbolKind::Defined;
+        s.block = Some(anchor);
+        s.value = TOC_BASE_OFFSET;
+        s.resolved = true;
+    }
+    let name = bld.names.intern(b"__TOC__");
+    bld.g.add_symbol(Symbol {
+        name: Some(name),
+        file: anchor_file,
+        block: Some(anchor),
+        value: TOC_BASE_OFFSET,
+        size: 0,
+        linkage: Linkage::Strong,
+        scope: Scope::Local,
+        kind: SymbolKind::Defined,
+        callable: false,
+        resolved: true,
+        target_flags: 0,
+    });
+    if let Some(t) = first_toc {
+        let gots: Vec<SectionId> = bld.files.iter().filter_map(|f| f.got_section).collect();
+        move_sections_after(bld.g, t, &gots);
+    }
+}
+
+/// When veneers may be needed, moves the `$__STUBS` sections from the end
+/// of the code to its middle (after the name group that crosses half the
+/// code size), so that every branch within ±32 MiB of the middle reaches
+/// its veneer: code up to about 64 MiB links. (Layout orders sections by
+/// each name's first appearance, so "right after the first section of a
+/// group" means "right after the whole group".)
+fn center_stubs(g: &mut LinkGraph<'_>) {
+    let stubs: Vec<SectionId> = (0..g.sections.len())
+        .filter(|&i| g.sections[i].role == SectionRole::Stubs)
+        .map(|i| SectionId(i as u32))
+        .collect();
+    let Some(first_stub) = stubs.first() else { return };
+    let mut first_of_name: HashMap<crate::graph::NameId, usize> = HashMap::new();
+    let mut groups: HashMap<usize, u64> = HashMap::new();
+    for (i, s) in g.sections.iter().enumerate() {
+        let f = *first_of_name.entry(s.name).or_insert(i);
+        if s.prot != Prot::ReadExec || s.role == SectionRole::Stubs {
+            continue;
+        }
+        let size: u64 = s
+            .blocks
+            .iter()
+            .map(|b| &g.blocks[b.index()])
+            .filter(|b| b.live)
+            .map(|b| b.size.saturating_add(b.align - 1))
+            .fold(0, u64::saturating_add);
+        *groups.entry(f).or_default() += size;
+    }
+    let mut order: Vec<(usize, u64)> = groups.into_iter().collect();
+    order.sort_unstable();
+    let total: u64 = order.iter().map(|g| g.1).fold(0, u64::saturating_add);
+    let mut acc = 0u64;
+    for (f, size) in order {
+        acc = acc.saturating_add(size);
+        if acc >= total / 2 {
+            if f < first_stub.index() {
+                move_sections_after(g, f, &stubs);
+            }
+            return;
+        }
+    }
+}
+
+/// Runs the pass over every live block (see the module docs): lowers
+/// request kinds, creates GOT entries, stubs and veneers, lays out the TOC
+/// and defines each file's GOT base (`.TOC.`).
 ///
 /// # Errors
-/// None yet.
+/// [`Error::Unsupported`] for ELFv1 objects (a `.opd` section: function
+/// descriptors are not supported); [`Error::UnsupportedRelocation`] for a
+/// call that needs a TOC-saving stub but has no `nop` after its `bl` (or
+/// is a tail call), and for a target whose `st_other` local entry value
+/// is the reserved 7.
+pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
+    if let Some(opd) = names.get(b".opd") {
+        if let Some(s) = g.sections.iter().find(|s| s.name == opd) {
+            return Err(Error::Unsupported {
+                file: g.files[s.file.index()].name.clone(),
+                detail: "ELFv1 object (.opd function descriptors): only the ELFv2 ABI is supported \
+                         (compile big-endian code with -mabi=elfv2)"
+                    .into(),
+            });
+        }
+    }
+    let nfiles = g.files.len();
+    let block_count = g.blocks.len();
+    let need_veneers = code_size_bound(g) > BRANCH_RANGE;
+    let be = !g.little_endian;
+    let mut bld = Builder {
+        g,
+        names,
+        files: (0..nfiles).map(|_| PerFile::default()).collect(),
+        out: GotPlt::default(),
+        be,
+        need_veneers,
+    };
+    for i in 0..block_count {
+        let blk = &bld.g.blocks[i];
+        if blk.live && blk.edges.iter().any(|e| is_request(e.kind)) {
+            bld.lower_block(BlockId(i as u32))?;
+        }
+    }
+    define_toc(&mut bld);
+    if need_veneers {
+        center_stubs(bld.g);
+    }
+    Ok(bld.out)
+}
+
+/// Runs after allocation and resolution, before fixups (nothing on PPC64:
+/// the TOC-restore rewrite happens in the fixup itself).
+///
+/// # Errors
+/// None.
 pub fn pre_fixup(_g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
     Ok(())
 }

@@ -115,13 +115,16 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
             })
         }
     }
-    match hdr.e_machine(endian) {
-        m => match machine_arch(m, endian) {
-            Some(arch) => Ok(FileKind::ElfObject(arch)),
-            None => {
-                Err(Error::Unsupported { file: name.into(), detail: format!("ELF e_machine {m} ({endian:?} endian)") })
-            }
-        },
+    let m = hdr.e_machine(endian);
+    if m == elf::EM_PPC64 && hdr.e_flags(endian) & 3 == 1 {
+        return Err(Error::Unsupported {
+            file: name.into(),
+            detail: "PPC64 ELFv1 object (e_flags 1): only the ELFv2 ABI is linked; compile with -mabi=elfv2".into(),
+        });
+    }
+    match machine_arch(m, endian) {
+        Some(arch) => Ok(FileKind::ElfObject(arch)),
+        None => Err(Error::Unsupported { file: name.into(), detail: format!("ELF e_machine {m} ({endian:?} endian)") }),
     }
 }
 
@@ -739,9 +742,9 @@ pub fn build<'a>(
         };
         let sid = g.add_section(r.sec_name_id(i, names)?, file, prot, role);
         g.sections[sid.index()].input_index = i as u32;
-        let plain = matches!(role, SectionRole::Regular | SectionRole::EhFrame | SectionRole::TlsData | SectionRole::TlsBss);
-        if !plain || flags & u64::from(elf::SHF_GNU_RETAIN) != 0
-        {
+        let plain =
+            matches!(role, SectionRole::Regular | SectionRole::EhFrame | SectionRole::TlsData | SectionRole::TlsBss);
+        if !plain || flags & u64::from(elf::SHF_GNU_RETAIN) != 0 {
             g.sections[sid.index()].keep = true;
         }
         sec_block[i] = Some(g.add_block(sid, content, size, align));
@@ -914,6 +917,15 @@ pub fn build<'a>(
         let sh_type = rs.sh_type(endian);
         if sh_type != elf::SHT_RELA && sh_type != elf::SHT_REL {
             continue;
+        }
+        if sh_type == elf::SHT_REL && r.arch != Arch::X86_64 {
+            // Implicit addends of instruction fields would need decoding
+            // per instruction form; no toolchain emits REL for these targets.
+            return Err(bad(format!(
+                "relocation {}: SHT_REL (implicit addends) is not supported for {}; expected SHT_RELA",
+                r.label(ri),
+                r.arch.triple()
+            )));
         }
         let target = rs.sh_info(endian) as usize;
         if target == ri {
