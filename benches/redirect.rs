@@ -67,7 +67,7 @@ fn time_loops(addrs: &[u64]) -> Vec<(f64, f64)> {
 
 fn session(policy: MemoryPolicy) -> Session {
     Session::with_redirection(
-        RedirectOptions { policy, track_all_calls: false, arena_size: 256 << 20 },
+        RedirectOptions { policy, track_all_calls: false, arena_size: 256 << 20, ..Default::default() },
         SessionOptions::default(),
     )
     .unwrap()

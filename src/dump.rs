@@ -39,6 +39,7 @@ fn hex_bytes(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
 ///
 /// # Errors
 /// [`Error::Io`] naming the path.
+#[allow(clippy::too_many_arguments)]
 pub fn write_file(
     path: &Path,
     g: &LinkGraph<'_>,
@@ -47,18 +48,23 @@ pub fn write_file(
     alloc: &dyn Allocation,
     gp: &GotPlt,
     abs: &[(String, u64)],
+    redirect: Option<&crate::redirect::RedirectDump>,
 ) -> Result<()> {
     let io = |e| Error::Io { path: path.display().to_string(), source: e };
     let f = std::fs::File::create(path).map_err(io)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
-    write(&mut w, g, names, arch, alloc, gp, abs).map_err(io)?;
+    write(&mut w, g, names, arch, alloc, gp, abs, redirect).map_err(io)?;
     w.flush().map_err(io)
 }
 
-/// Writes the dump as one JSON object.
+/// Writes the dump as one JSON object. The session's redirection pool
+/// (stubs, lazy trampolines, re-entry routine), when there is one, is
+/// listed with the link: its memory in `memory`, its entries in `stubs`
+/// with file `""` and flavour `redirect`, `lazy-trampoline` or `reentry`.
 ///
 /// # Errors
 /// The writer's errors.
+#[allow(clippy::too_many_arguments)]
 pub fn write(
     w: &mut impl Write,
     g: &LinkGraph<'_>,
@@ -67,6 +73,7 @@ pub fn write(
     alloc: &dyn Allocation,
     gp: &GotPlt,
     abs: &[(String, u64)],
+    redirect: Option<&crate::redirect::RedirectDump>,
 ) -> std::io::Result<()> {
     write!(
         w,
@@ -87,6 +94,15 @@ pub fn write(
         first = false;
         write!(w, "\n{{\"address\":\"{:#x}\",\"bytes\":\"", seg.target)?;
         hex_bytes(w, &alloc.working(p)[..seg.size as usize])?;
+        w.write_all(b"\"}")?;
+    }
+    for (addr, bytes) in redirect.map(|r| r.memory.as_slice()).unwrap_or(&[]) {
+        if !first {
+            w.write_all(b",")?;
+        }
+        first = false;
+        write!(w, "\n{{\"address\":\"{addr:#x}\",\"bytes\":\"")?;
+        hex_bytes(w, bytes)?;
         w.write_all(b"\"}")?;
     }
     w.write_all(b"],\n\"sections\":[")?;
@@ -178,6 +194,16 @@ pub fn write(
             g.symbol_addr(stub),
             g.symbols[stub.index()].size
         )?;
+    }
+    let mut any = !gp.stubs.is_empty();
+    for (name, addr, size, flavour) in redirect.map(|r| r.stubs.as_slice()).unwrap_or(&[]) {
+        if any {
+            w.write_all(b",")?;
+        }
+        any = true;
+        w.write_all(b"\n{\"file\":\"\",\"target\":")?;
+        json_str(w, name)?;
+        write!(w, ",\"kind\":\"{flavour}\",\"address\":\"{addr:#x}\",\"size\":{size}}}")?;
     }
     w.write_all(b"],\n\"got\":[")?;
     for (i, &(file, target, entry)) in gp.got.iter().enumerate() {

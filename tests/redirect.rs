@@ -64,7 +64,7 @@ fn expected(x: i64, h: impl Fn(i64) -> i64) -> i64 {
 
 fn session(policy: MemoryPolicy) -> Session {
     Session::with_redirection(
-        RedirectOptions { policy, track_all_calls: true, arena_size: 256 << 20 },
+        RedirectOptions { policy, track_all_calls: true, arena_size: 256 << 20, ..Default::default() },
         SessionOptions::default(),
     )
     .unwrap()
@@ -400,7 +400,12 @@ fn opting_out_tracks_only_redirectable_symbols() {
     let extra =
         compile(&d, "extra", "long f(long); long g(long); long h(long x) { return g(x) + g(x + 1) + f(x); }", &["-O2"]);
     let mut s = Session::with_redirection(
-        RedirectOptions { policy: MemoryPolicy::DoubleMapped, track_all_calls: false, arena_size: 64 << 20 },
+        RedirectOptions {
+            policy: MemoryPolicy::DoubleMapped,
+            track_all_calls: false,
+            arena_size: 64 << 20,
+            ..Default::default()
+        },
         SessionOptions::default(),
     )
     .unwrap();

@@ -165,6 +165,29 @@ fn print_stats(r: &Redirector) {
     );
 }
 
+/// The target named by the first object among `files` (looking into
+/// archives), if any.
+fn detect_arch(files: &[PathBuf]) -> Option<jitlink::arch::Arch> {
+    use jitlink::formats::{identify, FileKind};
+    for f in files {
+        let Ok(bytes) = std::fs::read(f) else { continue };
+        match identify("", &bytes) {
+            Ok(FileKind::ElfObject(a)) => return Some(a),
+            Ok(FileKind::Archive) => {
+                let Ok(ar) = object::read::archive::ArchiveFile::parse(&*bytes) else { continue };
+                for m in ar.members().flatten() {
+                    let Ok(data) = m.data(&*bytes) else { continue };
+                    if let Ok(FileKind::ElfObject(a)) = identify("", data) {
+                        return Some(a);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 fn usage(msg: String) -> Error {
     Error::Usage(msg)
 }
@@ -206,10 +229,8 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
     };
     let redirecting = opts.lazy || opts.stats;
     let mut session = if redirecting {
-        if opts.noexec || opts.slab_allocate.is_some() {
-            return Err(usage(
-                "--lazy and --stats link into this process's JIT arena: no --noexec or slab options".into(),
-            ));
+        if opts.slab_allocate.is_some() {
+            return Err(usage("--lazy and --stats allocate from the session's JIT arena: no --slab-allocate".into()));
         }
         let policy = match opts.memory_policy.as_str() {
             "double-mapped" => MemoryPolicy::DoubleMapped,
@@ -217,7 +238,17 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
             p => return Err(usage(format!("--memory-policy {p}: expected double-mapped or strict-wx"))),
         };
         drop(memory);
-        Session::with_redirection(RedirectOptions { policy, ..Default::default() }, session_opts)?
+        // With --noexec the arena is simulated, for the objects' own target.
+        let (arch, simulate_at) = if opts.noexec {
+            let base = match &opts.slab_address {
+                Some(a) => parse_int(a).ok_or_else(|| usage(format!("--slab-address {a}: not an address")))?,
+                None => 0x1_0000_0000,
+            };
+            (detect_arch(&opts.files), Some(base))
+        } else {
+            (None, None)
+        };
+        Session::with_redirection(RedirectOptions { policy, arch, simulate_at, ..Default::default() }, session_opts)?
     } else {
         Session::new(memory, session_opts)
     };

@@ -43,6 +43,9 @@ pub struct JitArena {
     page: usize,
     fd: libc::c_int,
     free: Mutex<BTreeMap<usize, usize>>,
+    /// Target addresses are simulated (a `--noexec` link for any target):
+    /// only the working view is mapped; protections are not applied.
+    simulated: bool,
 }
 
 // SAFETY: the arena's addresses are plain integers; all mutation of the
@@ -95,7 +98,50 @@ impl JitArena {
         };
         let mut free = BTreeMap::new();
         free.insert(0, len);
-        Ok(Arc::new(JitArena { policy, x_base, w_base, len, page, fd, free: Mutex::new(free) }))
+        Ok(Arc::new(JitArena { policy, x_base, w_base, len, page, fd, free: Mutex::new(free), simulated: false }))
+    }
+
+    /// An arena whose target addresses start at `base` without existing in
+    /// this process (for `--noexec` links of any target): working memory
+    /// is a private mapping here; the patcher writes through it as through
+    /// a double-mapped alias.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the working mapping cannot be made.
+    pub fn simulated(base: u64, size: u64) -> Result<Arc<JitArena>> {
+        let page = super::host_page_size() as usize;
+        let len = align_up(size.clamp(1 << 20, 1 << 30), page as u64) as usize;
+        // SAFETY: a fresh anonymous mapping; checked below.
+        let w = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if w == libc::MAP_FAILED {
+            return Err(os_err("mmap of a simulated arena"));
+        }
+        let mut free = BTreeMap::new();
+        free.insert(0, len);
+        Ok(Arc::new(JitArena {
+            policy: MemoryPolicy::DoubleMapped,
+            x_base: align_up(base, page as u64) as usize,
+            w_base: w as usize,
+            len,
+            page,
+            fd: -1,
+            free: Mutex::new(free),
+            simulated: true,
+        }))
+    }
+
+    /// True when target addresses are real addresses of this process.
+    pub fn executable(&self) -> bool {
+        !self.simulated
     }
 
     /// The policy.
@@ -162,6 +208,9 @@ impl JitArena {
     /// # Errors
     /// [`Error::Memory`] if mprotect fails.
     pub fn protect(&self, off: usize, len: usize, prot: libc::c_int) -> Result<()> {
+        if self.simulated {
+            return Ok(());
+        }
         let len = align_up(len as u64, self.page as u64) as usize;
         debug_assert!(off + len <= self.len);
         // SAFETY: [x_base+off, +len) lies within the arena's reservation,
@@ -178,8 +227,13 @@ impl JitArena {
         let len = align_up(len as u64, self.page as u64) as usize;
         // SAFETY: the range is ours (from `reserve`) and no longer used.
         unsafe {
-            libc::mprotect((self.x_base + off) as *mut libc::c_void, len, libc::PROT_NONE);
+            if self.simulated {
+                libc::madvise((self.w_base + off) as *mut libc::c_void, len, libc::MADV_DONTNEED);
+            } else {
+                libc::mprotect((self.x_base + off) as *mut libc::c_void, len, libc::PROT_NONE);
+            }
             match self.policy {
+                _ if self.simulated => {}
                 MemoryPolicy::DoubleMapped => {
                     libc::fallocate(
                         self.fd,
@@ -237,7 +291,9 @@ impl Drop for JitArena {
         // arena is dropped only when no allocation (which holds an Arc)
         // remains.
         unsafe {
-            libc::munmap(self.x_base as *mut libc::c_void, self.len);
+            if !self.simulated {
+                libc::munmap(self.x_base as *mut libc::c_void, self.len);
+            }
             if self.w_base != self.x_base {
                 libc::munmap(self.w_base as *mut libc::c_void, self.len);
             }
@@ -262,7 +318,7 @@ impl ArenaMemoryManager {
 
 impl MemoryManager for ArenaMemoryManager {
     fn allocate(&mut self, req: &AllocRequest) -> Result<Box<dyn Allocation>> {
-        if req.low_2gib {
+        if req.low_2gib && self.arena.executable() {
             return Err(Error::Memory {
                 detail: "non-PIC code (32-bit absolute references to its own symbols) needs memory below 2 GiB, \
                          which the JIT arena near libc cannot give; compile with -fPIC or -fPIE"
@@ -345,7 +401,7 @@ impl Allocation for ArenaAllocation {
     }
 
     fn executable_here(&self) -> bool {
-        true
+        self.arena.executable()
     }
 }
 

@@ -19,19 +19,21 @@
 //!
 //! Superseded code is reclaimed through [`epoch::Epochs`].
 
+pub mod encoding;
 pub mod epoch;
 pub mod stubs;
 
-use crate::arch::x86_64::redirect::{decode_rel32, encode_rel32, site_kind, SiteKind};
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::graph::{Interner, LinkGraph, Linkage, Scope, SectionRole, Symbol, SymbolId, SymbolKind};
-use crate::memory::code_write::{atomic_width, write_field32};
+use crate::memory::code_write::write_field32;
 use crate::memory::{JitArena, MemoryPolicy};
+pub use encoding::{ArchCode, SiteForm};
 use epoch::{Epochs, ThreadHandle};
 use hashbrown::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use stubs::{Stub, StubPool};
+pub use stubs::Stub;
+use stubs::StubPool;
 
 /// How a session redirects.
 #[derive(Copy, Clone, Debug)]
@@ -45,11 +47,22 @@ pub struct RedirectOptions {
     /// Size of the JIT arena all links and stubs come from (bytes; at most
     /// 1 GiB so every rel32 reaches).
     pub arena_size: u64,
+    /// Target architecture (`None`: the host's).
+    pub arch: Option<Arch>,
+    /// Simulate target memory at this address (a `--noexec` session for
+    /// any target: nothing runs, redirects rewrite working memory).
+    pub simulate_at: Option<u64>,
 }
 
 impl Default for RedirectOptions {
     fn default() -> Self {
-        RedirectOptions { policy: MemoryPolicy::DoubleMapped, track_all_calls: true, arena_size: 1 << 30 }
+        RedirectOptions {
+            policy: MemoryPolicy::DoubleMapped,
+            track_all_calls: true,
+            arena_size: 1 << 30,
+            arch: None,
+            simulate_at: None,
+        }
     }
 }
 
@@ -63,6 +76,12 @@ pub enum StubReason {
     Unaligned,
     /// The memory policy forbids writing code (`StrictWX`).
     Policy,
+    /// The call is an instruction pair (RISC-V `AUIPC+JALR`), which cannot
+    /// be rewritten atomically.
+    InstructionPair,
+    /// PPC64 ELFv2: a new body may use another TOC, which only the
+    /// TOC-saving stub can set up.
+    Toc,
 }
 
 /// Where a call site currently branches.
@@ -80,7 +99,7 @@ pub struct CallSite {
     /// Target address of the branch's displacement field (x86-64: the rel32).
     pub addr: u64,
     /// The branch instruction.
-    pub kind: SiteKind,
+    pub kind: SiteForm,
     /// Direct or through the stub.
     pub binding: Binding,
     /// The link whose code contains the site.
@@ -102,6 +121,9 @@ pub struct RedirectReport {
     pub unaligned: usize,
     /// ... of which because the memory policy forbids writing code.
     pub policy: usize,
+    /// ... of which because the site is an instruction pair or needs the
+    /// TOC-saving stub (RISC-V `AUIPC+JALR`, PPC64 `bl`).
+    pub by_design: usize,
     /// Stubs whose pointer now holds the new target.
     pub stubs_updated: usize,
 }
@@ -114,6 +136,7 @@ impl std::ops::AddAssign for RedirectReport {
         self.out_of_range += o.out_of_range;
         self.unaligned += o.unaligned;
         self.policy += o.policy;
+        self.by_design += o.by_design;
         self.stubs_updated += o.stubs_updated;
     }
 }
@@ -127,8 +150,8 @@ pub struct Stats {
     pub sites: usize,
     /// Sites bound straight to their target at link time.
     pub linked_direct: usize,
-    /// Sites bound to a stub at link time, by reason.
-    pub linked_stub: [usize; 3],
+    /// Sites bound to a stub at link time, by reason (in [`StubReason`] order).
+    pub linked_stub: [usize; 5],
     /// Every redirect's report, summed.
     pub redirects: RedirectReport,
     /// Lazy symbols materialized.
@@ -177,6 +200,7 @@ struct State {
 /// trampolines and with threads that call [`Redirector::redirect`].
 pub struct Redirector {
     arena: Arc<JitArena>,
+    code: ArchCode,
     opts: RedirectOptions,
     state: Mutex<State>,
     epochs: Arc<Epochs>,
@@ -327,10 +351,18 @@ impl Redirector {
     /// # Errors
     /// [`Error::Memory`] when the arena cannot be reserved.
     pub fn new(opts: RedirectOptions) -> Result<Arc<Redirector>> {
-        let arena = JitArena::new(opts.policy, opts.arena_size)?;
-        let pool = StubPool::new(arena.clone(), reentry_address());
+        let arch = opts.arch.or_else(Arch::host).ok_or_else(|| Error::Usage("no target architecture".into()))?;
+        let arena = match opts.simulate_at {
+            Some(base) => JitArena::simulated(base, opts.arena_size)?,
+            None => JitArena::new(opts.policy, opts.arena_size)?,
+        };
+        let code = ArchCode { arch };
+        let host_routine =
+            (arena.executable() && arch == Arch::X86_64 && cfg!(target_arch = "x86_64")).then(reentry_address);
+        let pool = StubPool::new(arena.clone(), code, host_routine)?;
         Ok(Arc::new(Redirector {
             arena,
+            code,
             opts,
             state: Mutex::new(State { pool, by_name: HashMap::new(), syms: Vec::new(), stats: Stats::default() }),
             epochs: Arc::new(Epochs::default()),
@@ -406,8 +438,8 @@ impl Redirector {
             state: Mutex::new(LazyState::Pending(materializer)),
             cv: Condvar::new(),
         });
-        stubs::set_slot(stub.ctx_slot, Arc::as_ptr(&entry) as u64);
-        stubs::set_slot(stub.slot, stub.trampoline);
+        st.pool.set_slot(stub.ctx_slot, Arc::as_ptr(&entry) as u64);
+        st.pool.set_slot(stub.slot, stub.trampoline);
         st.syms[i].current = stub.trampoline;
         st.syms[i].lazy = Some(entry);
         Ok(stub.addr)
@@ -480,7 +512,7 @@ impl Redirector {
     fn redirect_locked(&self, st: &mut State, i: usize, new: u64) -> Result<RedirectReport> {
         let mut rep = RedirectReport::default();
         if let Some(stub) = st.syms[i].stub {
-            stubs::set_slot(stub.slot, new);
+            st.pool.set_slot(stub.slot, new);
             rep.stubs_updated += 1;
         }
         st.syms[i].current = new;
@@ -488,16 +520,19 @@ impl Redirector {
         rep.sites = nsites;
         for k in 0..nsites {
             let site = st.syms[i].sites[k];
-            let permanent = matches!(site.binding, Binding::Stub(StubReason::Unaligned | StubReason::Policy));
-            if permanent {
-                rep.stubbed += 1;
-                match site.binding {
-                    Binding::Stub(StubReason::Unaligned) => rep.unaligned += 1,
-                    _ => rep.policy += 1,
+            if let Binding::Stub(reason) = site.binding {
+                if reason != StubReason::OutOfRange {
+                    rep.stubbed += 1;
+                    match reason {
+                        StubReason::Unaligned => rep.unaligned += 1,
+                        StubReason::Policy => rep.policy += 1,
+                        _ => rep.by_design += 1,
+                    }
+                    continue;
                 }
-                continue;
             }
-            let binding = match encode_rel32(site.addr, new) {
+            let current = self.read_site(site.addr)?;
+            let binding = match self.code.retarget(site.kind, current, site.addr, new) {
                 Some(bytes) => {
                     self.patch(site.addr, bytes)?;
                     rep.patched += 1;
@@ -505,10 +540,12 @@ impl Redirector {
                 }
                 None => {
                     let stub = Self::ensure_stub(st, i)?;
-                    stubs::set_slot(stub.slot, new);
+                    st.pool.set_slot(stub.slot, new);
                     if site.binding != Binding::Stub(StubReason::OutOfRange) {
-                        let bytes = encode_rel32(site.addr, stub.addr).ok_or_else(|| Error::Memory {
-                            detail: format!("stub {:#x} out of range of call site {:#x}", stub.addr, site.addr),
+                        let bytes = self.code.retarget(site.kind, current, site.addr, stub.addr).ok_or_else(|| {
+                            Error::Memory {
+                                detail: format!("stub {:#x} out of range of call site {:#x}", stub.addr, site.addr),
+                            }
                         })?;
                         self.patch(site.addr, bytes)?;
                     }
@@ -520,6 +557,15 @@ impl Redirector {
             st.syms[i].sites[k].binding = binding;
         }
         Ok(rep)
+    }
+
+    fn read_site(&self, addr: u64) -> Result<[u8; 4]> {
+        let alias = self.arena.code_alias(addr, 4).ok_or_else(|| Error::Memory {
+            detail: format!("call site {addr:#x}: no readable working view of code (policy {:?})", self.opts.policy),
+        })?;
+        // SAFETY: alias is the working view of 4 bytes of a recorded call
+        // site in a live link.
+        Ok(unsafe { std::ptr::read_unaligned(alias.cast::<[u8; 4]>()) })
     }
 
     fn patch(&self, addr: u64, bytes: [u8; 4]) -> Result<()> {
@@ -593,6 +639,7 @@ impl Redirector {
             })
         };
         let x86 = arch == Arch::X86_64;
+        let code = self.code;
         for bi in 0..g.blocks.len() {
             if !g.blocks[bi].live || g.blocks[bi].edges.is_empty() {
                 continue;
@@ -605,12 +652,17 @@ impl Redirector {
                 let fin = final_target(g, e.target);
                 let Some(&ri) = tracked.get(&fin) else { continue };
                 let blk = &g.blocks[bi];
-                let is_branch_kind = arch.is_branch(e.kind) || e.kind == crate::arch::x86_64::edges::DELTA32;
-                let form = if x86 && is_branch_kind && !in_stub_block {
-                    blk.bytes().and_then(|b| site_kind(b, e.offset as usize))
+                let is_branch_kind = arch.is_branch(e.kind) || (x86 && e.kind == crate::arch::x86_64::edges::DELTA32);
+                let form = if is_branch_kind && !in_stub_block {
+                    blk.bytes().and_then(|b| code.site_form(b, e.offset as usize))
                 } else {
                     None
                 };
+                let insn: [u8; 4] = blk
+                    .bytes()
+                    .and_then(|b| b.get(e.offset as usize..e.offset as usize + 4))
+                    .and_then(|b| b.try_into().ok())
+                    .unwrap_or([0; 4]);
                 let stub = st.syms[ri].stub;
                 if let Some(kind) = form {
                     let addr = blk.addr + u64::from(e.offset);
@@ -623,9 +675,18 @@ impl Redirector {
                     let binding = match stub {
                         None => Binding::Direct,
                         Some(_) if self.opts.policy == MemoryPolicy::StrictWX => Binding::Stub(StubReason::Policy),
-                        Some(_) if atomic_width(addr).is_err() => Binding::Stub(StubReason::Unaligned),
-                        Some(_) if encode_rel32(addr, body).is_none() => Binding::Stub(StubReason::OutOfRange),
-                        Some(_) => Binding::Direct,
+                        Some(_) => match code.unpatchable(kind, addr) {
+                            Some(reason) => Binding::Stub(reason),
+                            None if code.retarget(kind, insn, addr, body).is_none() => {
+                                Binding::Stub(StubReason::OutOfRange)
+                            }
+                            None => Binding::Direct,
+                        },
+                    };
+                    let Some(new_kind) = code.branch_kind(kind, binding == Binding::Direct) else {
+                        // This backend cannot bind such a site (e.g. a PPC64
+                        // tail call): it keeps its own stub, untracked.
+                        continue;
                     };
                     let dest = match (binding, stub) {
                         (Binding::Stub(_), Some(s)) => s.addr,
@@ -634,7 +695,7 @@ impl Redirector {
                     let t = abs(g, dest, file);
                     let edge = &mut g.blocks[bi].edges[ei];
                     edge.target = t;
-                    edge.kind = crate::arch::x86_64::edges::BRANCH32;
+                    edge.kind = new_kind;
                     pending.sites.push((ri, CallSite { addr, kind, binding, link }));
                 } else if let (Some(s), true) = (stub, e.target == fin) {
                     let t = abs(g, s.addr, file);
@@ -659,6 +720,7 @@ impl Redirector {
             st.syms[i].sites.push(site);
         }
         for (i, body) in pending.defined {
+            let body = self.entry_point(body);
             if let Some(lazy) = st.syms[i].lazy.clone() {
                 // Defined by a link: lazy callers go straight to the body.
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -670,7 +732,7 @@ impl Redirector {
                 // First definition: its sites were bound to this body.
                 st.syms[i].current = body;
                 if let Some(stub) = st.syms[i].stub {
-                    stubs::set_slot(stub.slot, body);
+                    st.pool.set_slot(stub.slot, body);
                 }
             } else if st.syms[i].current != body {
                 // A new definition (a lazy body, a new version): callers follow.
@@ -703,12 +765,67 @@ impl Redirector {
             .map(|s| s.name.to_string())
     }
 
-    /// Reads the target a call site branches to now (for tests and checks).
+    /// Reads the target a call site branches to now (for tests and checks);
+    /// 0 if the site's bytes cannot be read or decoded.
     pub fn site_target(&self, site: &CallSite) -> u64 {
-        // SAFETY: the site lies in finalized, readable code of a live link.
-        let bytes = unsafe { std::ptr::read_unaligned(site.addr as *const [u8; 4]) };
-        decode_rel32(site.addr, bytes)
+        self.read_site(site.addr).ok().and_then(|b| self.code.decode(site.kind, b, site.addr)).unwrap_or(0)
     }
+
+    /// A function's address as a stub slot must hold it (the global entry
+    /// point; the same address on every target but kept as a hook).
+    fn entry_point(&self, body: u64) -> u64 {
+        body
+    }
+
+    /// The redirection pool for the link dump: its memory ranges, and
+    /// `(symbol, address, size, flavour)` for every stub (`redirect`), lazy
+    /// trampoline (`lazy-trampoline`) and the re-entry routine (`reentry`).
+    pub fn dump_info(&self) -> RedirectDump {
+        let st = self.lock();
+        let mut stubs = Vec::new();
+        for s in &st.syms {
+            if let Some(stub) = s.stub {
+                stubs.push((s.name.to_string(), stub.addr, self.code.stub_size() as u64, "redirect"));
+                if s.lazy.is_some() {
+                    stubs.push((
+                        s.name.to_string(),
+                        stub.trampoline,
+                        self.code.trampoline_size() as u64,
+                        "lazy-trampoline",
+                    ));
+                }
+            }
+        }
+        if st.pool.reentry() != 0 && !self.arena.executable() {
+            stubs.push((String::new(), st.pool.reentry(), 0, "reentry"));
+        }
+        RedirectDump { memory: st.pool.memory(), stubs }
+    }
+
+    /// The value of a stub or context slot (for tests of simulated pools).
+    pub fn slot_value(&self, slot: u64) -> u64 {
+        self.lock().pool.get_slot(slot)
+    }
+
+    /// The stub (identity, trampoline and slots) of a symbol, if it has one.
+    pub fn stub(&self, name: &str) -> Option<Stub> {
+        let st = self.lock();
+        st.by_name.get(name).and_then(|&i| st.syms[i].stub)
+    }
+
+    /// The target architecture's encodings.
+    pub fn code(&self) -> ArchCode {
+        self.code
+    }
+}
+
+/// The redirection pool as the link dump shows it.
+#[derive(Debug, Default)]
+pub struct RedirectDump {
+    /// `(target address, bytes)` ranges of the pool.
+    pub memory: Vec<(u64, Vec<u8>)>,
+    /// `(symbol, address, size, flavour)` of every stub and trampoline.
+    pub stubs: Vec<(String, u64, u64, &'static str)>,
 }
 
 /// Follows GOT entries and PLT stubs to the symbol they reach.

@@ -216,6 +216,7 @@ impl Session {
     pub fn with_redirection(redirect: RedirectOptions, options: SessionOptions) -> Result<Session> {
         let r = Redirector::new(redirect)?;
         let mut s = Session::new(Box::new(ArenaMemoryManager::new(r.arena().clone())), options);
+        s.arch = Some(r.code().arch);
         s.redirector = Some(r);
         Ok(s)
     }
@@ -616,7 +617,8 @@ impl Session {
         if let Some(path) = &opts.dump_json {
             let abs: Vec<(String, u64)> =
                 self.abs.iter().map(|&n| (self.names.str(n).into_owned(), self.table[&n].addr)).collect();
-            crate::dump::write_file(path, &g, &self.names, arch, alloc.as_ref(), &gotplt, &abs)?;
+            let rd = self.redirector.as_ref().map(|r| r.dump_info());
+            crate::dump::write_file(path, &g, &self.names, arch, alloc.as_ref(), &gotplt, &abs, rd.as_ref())?;
             phase("wrote link dump");
         }
         if opts.show_graph {
