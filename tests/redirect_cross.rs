@@ -27,6 +27,7 @@ fn cross(arch: Arch) -> Option<(&'static str, &'static [&'static str])> {
         Arch::Aarch64 => ("aarch64-linux-gnu-gcc", &[][..]),
         Arch::Ppc64Le => ("powerpc64le-linux-gnu-gcc", &[][..]),
         Arch::Ppc64Be => ("powerpc64-linux-gnu-gcc", &["-mabi=elfv2"][..]),
+        Arch::Riscv64 => ("riscv64-linux-gnu-gcc", &[][..]),
         _ => return None,
     };
     if Command::new(r.0).arg("--version").output().is_ok_and(|o| o.status.success()) {
@@ -79,7 +80,13 @@ fn sites_and_redirects(arch: Arch) {
     for c in &sites {
         match arch {
             Arch::Aarch64 => assert!(matches!(c.kind, SiteForm::A64Call | SiteForm::A64Branch)),
+            Arch::Riscv64 => assert!(matches!(c.kind, SiteForm::RvJal | SiteForm::RvCallPair)),
             _ => assert_eq!(c.kind, SiteForm::PpcCall),
+        }
+        if arch == Arch::Riscv64 && c.kind == SiteForm::RvCallPair {
+            // AUIPC+JALR cannot be rewritten atomically: bound to the stub.
+            assert_eq!(c.binding, Binding::Stub(StubReason::InstructionPair));
+            continue;
         }
         if ppc {
             assert_eq!(c.binding, Binding::Stub(StubReason::Toc), "PPC64 calls across TOCs go through the stub");
@@ -93,8 +100,11 @@ fn sites_and_redirects(arch: Arch) {
     let rep = s.redirect(&["f"], g).unwrap();
     let stub = r.stub("f").unwrap();
     assert_eq!(r.slot_value(stub.slot), g, "the stub follows");
+    let pairs = sites.iter().filter(|c| c.kind == SiteForm::RvCallPair).count();
     if ppc {
         assert_eq!((rep.patched, rep.by_design), (0, sites.len()));
+    } else if pairs == sites.len() {
+        assert_eq!((rep.patched, rep.by_design), (0, pairs), "{rep:?}");
     } else {
         assert_eq!(rep.patched, sites.len(), "{rep:?}");
         for c in r.call_sites("f") {
@@ -198,6 +208,16 @@ fn lazy_dump(arch: Arch) {
     assert_eq!(read(stub, code.entry_size()), expect_entry, "stub and trampoline bytes");
     let expect_routine = code.encode_reentry(reentry, reentry + page).unwrap();
     assert_eq!(read(reentry, expect_routine.len()), expect_routine, "re-entry routine bytes");
+}
+
+#[test]
+fn riscv64_sites_and_redirects() {
+    sites_and_redirects(Arch::Riscv64);
+}
+
+#[test]
+fn riscv64_lazy_trampolines_in_dump() {
+    lazy_dump(Arch::Riscv64);
 }
 
 #[test]

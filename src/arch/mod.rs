@@ -167,7 +167,7 @@ impl Arch {
             Arch::X86_64 => matches!(k, x86_64::edges::POINTER32 | x86_64::edges::POINTER32_SIGNED),
             Arch::Aarch64 => aarch64::edges::needs_low_address(k),
             Arch::Ppc64Le | Arch::Ppc64Be => ppc64::edges::needs_low_address(k),
-            Arch::Riscv64 => false,
+            Arch::Riscv64 => riscv64::edges::needs_low_address(k),
         }
     }
 

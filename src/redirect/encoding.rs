@@ -209,6 +209,12 @@ impl ArchCode {
         }
     }
 
+    /// Where a RISC-V `AUIPC+JALR` pair (8 bytes at `addr`) calls.
+    pub fn decode_pair(self, bytes: [u8; 8], addr: u64) -> Option<u64> {
+        let w = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
+        riscv64::redirect::decode_call_pair(w(0), w(4), addr)
+    }
+
     /// The edge kind that makes the site branch straight to an absolute
     /// target (`direct`) or to a redirect stub, when the backend has one.
     pub fn branch_kind(self, form: SiteForm, direct: bool) -> Option<EdgeKind> {
@@ -217,6 +223,9 @@ impl ArchCode {
             SiteForm::A64Call | SiteForm::A64Branch => Some(aarch64::edges::BRANCH26),
             // A tail call `b` cannot restore r2 after a TOC-saving stub.
             SiteForm::PpcCall if !direct => Some(ppc64::edges::BRANCH24_TO_TOC_STUB),
+            SiteForm::RvJal => Some(riscv64::edges::JAL),
+            // AUIPC+JALR reaches ±2 GiB: always the stub, never patched.
+            SiteForm::RvCallPair => Some(riscv64::edges::CALL),
             _ => None,
         }
     }

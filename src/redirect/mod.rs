@@ -768,6 +768,17 @@ impl Redirector {
     /// Reads the target a call site branches to now (for tests and checks);
     /// 0 if the site's bytes cannot be read or decoded.
     pub fn site_target(&self, site: &CallSite) -> u64 {
+        if site.kind == SiteForm::RvCallPair {
+            let pair = self.read_site(site.addr).ok().zip(self.read_site(site.addr + 4).ok());
+            return pair
+                .and_then(|(a, b)| {
+                    let mut bytes = [0u8; 8];
+                    bytes[..4].copy_from_slice(&a);
+                    bytes[4..].copy_from_slice(&b);
+                    self.code.decode_pair(bytes, site.addr)
+                })
+                .unwrap_or(0);
+        }
         self.read_site(site.addr).ok().and_then(|b| self.code.decode(site.kind, b, site.addr)).unwrap_or(0)
     }
 

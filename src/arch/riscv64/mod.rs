@@ -4,3 +4,4 @@ pub mod edges;
 pub mod fixup;
 pub mod got_plt;
 pub mod redirect;
+pub mod relax;

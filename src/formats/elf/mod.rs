@@ -875,7 +875,11 @@ pub fn build<'a>(
                 match sec_block[si.0] {
                     Some(b) => {
                         let bsize = g.blocks[b.index()].size;
-                        if value > bsize {
+                        // GCC's section anchors (local NOTYPE `.LANCHORn`) may
+                        // sit past the end of their section: code addresses
+                        // data as anchor - k. Other symbols may not.
+                        let anchor = sym.st_type() == elf::STT_NOTYPE && local && value <= MAX_SIZE;
+                        if value > bsize && !anchor {
                             return Err(bad(format!(
                                 "symbol {idx} ({}): st_value {value:#x} past the end of {} ({bsize:#x} bytes)",
                                 shown(),
