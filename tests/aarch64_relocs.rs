@@ -334,7 +334,7 @@ fn out_of_range_errors_name_the_site() {
         ("oor_ldst16.o", R_AARCH64_LDST16_ABS_LO12_NC, Some("2-byte-aligned")),
         ("oor_ldst128.o", R_AARCH64_LDST128_ABS_LO12_NC, Some("16-byte-aligned")),
         ("far_fwd.o", R_AARCH64_CALL26, Some("±128 MiB")),
-        ("tls.o", R_AARCH64_TLSLE_ADD_TPREL_HI12, Some("thread-local storage relocations are not supported yet")),
+        ("tls.o", R_AARCH64_TLSLE_ADD_TPREL_HI12, Some("local-exec TLS needs the process's static TLS block")),
     ];
     for &(file, t, reason) in cases {
         link_error(file, t, reason);

@@ -717,7 +717,7 @@ fn errors_name_file_section_offset_and_relocation() {
                 "err_tls",
                 format!("offset {:#x}", h),
                 "R_PPC64_TPREL16_HA",
-                "thread-local storage relocations are not supported yet",
+                "local-exec TLS needs the process's static TLS block",
             ),
         ];
         for (name, offset, reloc, why) in cases {

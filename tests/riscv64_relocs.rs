@@ -233,5 +233,5 @@ fn pcrel_lo12_without_hi20() {
 fn tls_is_not_supported_yet() {
     let line = link_fails(&files(&["tls.o"]), &[]);
     assert_names_site(&line, "tls.o", ".text", "R_RISCV_TPREL_HI20", 0);
-    assert!(line.contains("thread-local storage relocations are not supported yet"), "{line}");
+    assert!(line.contains("local-exec TLS needs the process's static TLS block"), "{line}");
 }

@@ -7,6 +7,7 @@
 pub mod aarch64;
 pub mod ppc64;
 pub mod riscv64;
+pub mod tls;
 pub mod x86_64;
 
 use crate::error::Result;

@@ -205,6 +205,268 @@ pub const REQ_MOVW_GOTOFF_G3: EdgeKind = EdgeKind(76);
 /// The first request kind; every kind at or above it is a request.
 pub const FIRST_REQUEST: EdgeKind = REQ_GOT_PAGE21;
 
+// --- Kinds for the Mach-O and COFF containers (numbered from 80 up) ---
+//
+// These follow the request range but only [`SUBTRAHEND`] and
+// [`REQ_GOT_POINTER64`] are requests. Formulas with a second symbol B take
+// it from a [`SUBTRAHEND`] edge at the same offset of the same block;
+// `super::got_plt::pre_fixup` folds B into the paired edge's addend (A
+// becomes `A - B`) once every address is known, so the fixups compute
+// `S + A` with their own field and range.
+
+/// The B of the edge of a pair kind ([`is_pair_kind`]) at the same offset:
+/// its target's address is subtracted from that edge's value. Mach-O
+/// `ARM64_RELOC_SUBTRACTOR` names B (`<mach-o/arm64/reloc.h>`: "must be
+/// followed by a ARM64_RELOC_UNSIGNED"); for COFF it is `__ImageBase` or the
+/// start of the target's section. Folded before fixup (it then becomes
+/// [`KEEP_ALIVE`]); it keeps B alive until then.
+pub const SUBTRAHEND: EdgeKind = EdgeKind(80);
+/// 64-bit `S - B + A`, no check: `ARM64_RELOC_SUBTRACTOR` followed by
+/// `ARM64_RELOC_UNSIGNED`, `r_length` 3.
+pub const DELTA64_PAIR: EdgeKind = EdgeKind(81);
+/// 32-bit `S - B + A`, check `-2^31 <= X < 2^31`: the same pair, `r_length` 2.
+pub const DELTA32_PAIR: EdgeKind = EdgeKind(82);
+/// 32-bit `S + A - ImageBase` (B is `__ImageBase`), check `0 <= X < 2^32`:
+/// IMAGE_REL_ARM64_ADDR32NB, "the 32-bit address without an image base
+/// (RVA)" (Microsoft PE/COFF specification, "ARM64 Processors").
+pub const IMAGE_REL32: EdgeKind = EdgeKind(83);
+/// 32-bit `S + A - SectionBase`, check `0 <= X < 2^32`:
+/// IMAGE_REL_ARM64_SECREL, "the 32-bit offset of the target from the
+/// beginning of its section" (PE/COFF, "ARM64 Processors").
+pub const SECREL32: EdgeKind = EdgeKind(84);
+/// `ADD (immediate)` imm12 = `(S + A - SectionBase) & 0xfff`:
+/// IMAGE_REL_ARM64_SECREL_LOW12A, "bit 0:11 of section offset of the target,
+/// for instruction ADD/ADDS (immediate) with zero shift" (PE/COFF).
+pub const SECREL_ADD_LO12: EdgeKind = EdgeKind(85);
+/// `ADD (immediate)` imm12 = bits [23:12] of `S + A - SectionBase`, check
+/// `0 <= X < 2^24`: IMAGE_REL_ARM64_SECREL_HIGH12A, "bit 12:23 of section
+/// offset of the target, for instruction ADD/ADDS (immediate) with zero
+/// shift" (PE/COFF; the instruction carries `LSL #12`).
+pub const SECREL_ADD_HI12: EdgeKind = EdgeKind(86);
+/// Load/store (unsigned immediate) imm12 =
+/// `((S + A - SectionBase) & 0xfff) >> size`, the access size read from
+/// the instruction, which it must divide: IMAGE_REL_ARM64_SECREL_LOW12L, "bit 0:11 of section offset of
+/// the target, for instruction LDR (indexed, unsigned immediate)" (PE/COFF).
+pub const SECREL_LDST_LO12: EdgeKind = EdgeKind(87);
+/// 16-bit `A`: the 1-based number of the target's section in its object,
+/// put in the addend by the builder (IMAGE_REL_ARM64_SECTION, "the 16-bit
+/// section index of the section that contains the target", PE/COFF).
+pub const SECTION_INDEX16: EdgeKind = EdgeKind(88);
+/// Request: a 64-bit pointer to the GOT entry holding `S + A`
+/// (`G(GDAT(S+A))`): Mach-O `ARM64_RELOC_POINTER_TO_GOT` with `r_length` 3
+/// and `r_pcrel` 0 (`.quad _sym@GOT`); lowered to [`POINTER64`] at the entry.
+pub const REQ_GOT_POINTER64: EdgeKind = EdgeKind(89);
+
+// --- Thread-local storage (numbered from 112 up) ---
+//
+// AAELF64 §5.7.11 "Thread-local storage relocations", with `GLDM(S)` the
+// module's `{module, 0}` pair, `GTLSIDX(S,A)` the variable's `{module,
+// offset}` pair and `GTLSDESC(S+A)` its descriptor `{resolver, &pair}`,
+// all in the file's GOT (`crate::arch::tls`), and `DTPREL(S+A)` the offset
+// of `S + A` from the start of the link's TLS template (unbiased). The
+// requests are lowered by [`super::got_plt`]: the pair and descriptor ones
+// at post-prune (to the instruction kinds above, pointed at the pair or
+// descriptor with addend 0), the `REQ_DTPREL_*` ones at pre-fixup, once
+// the template's address is known (to the kind named, with the template's
+// start subtracted from the addend, so that `S + A` is `DTPREL(S+A)`).
+
+/// `ADD (immediate)` imm12 = bits \[23:12\] of `S + A`, check
+/// `0 <= X < 2^24` (R_AARCH64_TLSLD_ADD_DTPREL_HI12 once lowered: X =
+/// `DTPREL(S+A)`; the instruction carries `LSL #12`).
+pub const TLS_ADD_HI12: EdgeKind = EdgeKind(112);
+/// `ADD (immediate)` imm12 = `S + A`, check `0 <= X < 2^12`
+/// (R_AARCH64_TLSLD_ADD_DTPREL_LO12 once lowered).
+pub const TLS_ADD_LO12: EdgeKind = EdgeKind(113);
+/// Load/store imm12 of a 1-byte access = `S + A`, check `0 <= X < 2^12`
+/// (R_AARCH64_TLSLD_LDST8_DTPREL_LO12 once lowered).
+pub const TLS_LDST8_LO12: EdgeKind = EdgeKind(114);
+/// 2-byte access: imm12 = `(S + A) >> 1`, check `0 <= X < 2^12`, 2-aligned
+/// (R_AARCH64_TLSLD_LDST16_DTPREL_LO12 once lowered).
+pub const TLS_LDST16_LO12: EdgeKind = EdgeKind(115);
+/// 4-byte access: imm12 = `(S + A) >> 2`, check `0 <= X < 2^12`, 4-aligned
+/// (R_AARCH64_TLSLD_LDST32_DTPREL_LO12 once lowered).
+pub const TLS_LDST32_LO12: EdgeKind = EdgeKind(116);
+/// 8-byte access: imm12 = `(S + A) >> 3`, check `0 <= X < 2^12`, 8-aligned
+/// (R_AARCH64_TLSLD_LDST64_DTPREL_LO12 once lowered).
+pub const TLS_LDST64_LO12: EdgeKind = EdgeKind(117);
+/// 16-byte access: imm12 = `(S + A) >> 4`, check `0 <= X < 2^12`,
+/// 16-aligned (R_AARCH64_TLSLD_LDST128_DTPREL_LO12 once lowered).
+pub const TLS_LDST128_LO12: EdgeKind = EdgeKind(118);
+
+/// Request: R_AARCH64_TLSGD_ADR_PREL21 (`G(GTLSIDX(S,A)) - P`, `ADR`;
+/// lowered to [`ADR21`] to the pair).
+pub const REQ_TLSGD_ADR21: EdgeKind = EdgeKind(120);
+/// Request: R_AARCH64_TLSGD_ADR_PAGE21 (`Page(G(GTLSIDX(S,A))) - Page(P)`;
+/// lowered to [`PAGE21`] to the pair).
+pub const REQ_TLSGD_PAGE21: EdgeKind = EdgeKind(121);
+/// Request: R_AARCH64_TLSGD_ADD_LO12_NC (`G(GTLSIDX(S,A))` bits \[11:0\];
+/// lowered to [`ADD_LO12`] to the pair).
+pub const REQ_TLSGD_ADD_LO12: EdgeKind = EdgeKind(122);
+/// Request: R_AARCH64_TLSGD_MOVW_G1 (`G(GTLSIDX(S,A)) - GOT` bits
+/// \[31:16\]; lowered to [`MOVW_GOTREL_G1`] to the pair).
+pub const REQ_TLSGD_MOVW_G1: EdgeKind = EdgeKind(123);
+/// Request: R_AARCH64_TLSGD_MOVW_G0_NC (`G(GTLSIDX(S,A)) - GOT` bits
+/// \[15:0\]; lowered to [`MOVW_GOTREL_G0_NC`] to the pair).
+pub const REQ_TLSGD_MOVW_G0_NC: EdgeKind = EdgeKind(124);
+/// Request: R_AARCH64_TLSLD_ADR_PREL21 (`G(GLDM(S)) - P`; [`ADR21`] to the
+/// module's pair).
+pub const REQ_TLSLD_ADR21: EdgeKind = EdgeKind(125);
+/// Request: R_AARCH64_TLSLD_ADR_PAGE21 (`Page(G(GLDM(S))) - Page(P)`;
+/// [`PAGE21`] to the module's pair).
+pub const REQ_TLSLD_PAGE21: EdgeKind = EdgeKind(126);
+/// Request: R_AARCH64_TLSLD_ADD_LO12_NC (`G(GLDM(S))` bits \[11:0\];
+/// [`ADD_LO12`] to the module's pair).
+pub const REQ_TLSLD_ADD_LO12: EdgeKind = EdgeKind(127);
+/// Request: R_AARCH64_TLSLD_MOVW_G1 (`G(GLDM(S)) - GOT` bits \[31:16\];
+/// [`MOVW_GOTREL_G1`] to the module's pair).
+pub const REQ_TLSLD_MOVW_G1: EdgeKind = EdgeKind(128);
+/// Request: R_AARCH64_TLSLD_MOVW_G0_NC (`G(GLDM(S)) - GOT` bits \[15:0\];
+/// [`MOVW_GOTREL_G0_NC`] to the module's pair).
+pub const REQ_TLSLD_MOVW_G0_NC: EdgeKind = EdgeKind(129);
+/// Request: R_AARCH64_TLSLD_LD_PREL19 (`G(GLDM(S)) - P`, `LDR (literal)`;
+/// [`LDR_LITERAL19`] to the module's pair).
+pub const REQ_TLSLD_LDR_LITERAL19: EdgeKind = EdgeKind(130);
+/// Request: R_AARCH64_TLSDESC_LD_PREL19 (`G(GTLSDESC(S+A)) - P`, `LDR
+/// (literal)`; [`LDR_LITERAL19`] to the descriptor).
+pub const REQ_TLSDESC_LDR_LITERAL19: EdgeKind = EdgeKind(131);
+/// Request: R_AARCH64_TLSDESC_ADR_PREL21 (`G(GTLSDESC(S+A)) - P`, `ADR`;
+/// [`ADR21`] to the descriptor).
+pub const REQ_TLSDESC_ADR21: EdgeKind = EdgeKind(132);
+/// Request: R_AARCH64_TLSDESC_ADR_PAGE21 (`Page(G(GTLSDESC(S+A))) -
+/// Page(P)`; [`PAGE21`] to the descriptor).
+pub const REQ_TLSDESC_PAGE21: EdgeKind = EdgeKind(133);
+/// Request: R_AARCH64_TLSDESC_LD64_LO12 (`G(GTLSDESC(S+A))` bits \[11:3\],
+/// `LDR`; [`LDST64_LO12`] to the descriptor).
+pub const REQ_TLSDESC_LD64_LO12: EdgeKind = EdgeKind(134);
+/// Request: R_AARCH64_TLSDESC_ADD_LO12 (`G(GTLSDESC(S+A))` bits \[11:0\],
+/// `ADD`; [`ADD_LO12`] to the descriptor).
+pub const REQ_TLSDESC_ADD_LO12: EdgeKind = EdgeKind(135);
+/// Request: R_AARCH64_TLSDESC_OFF_G1 (`G(GTLSDESC(S+A)) - GOT` bits
+/// \[31:16\]; [`MOVW_GOTREL_G1`] to the descriptor).
+pub const REQ_TLSDESC_MOVW_G1: EdgeKind = EdgeKind(136);
+/// Request: R_AARCH64_TLSDESC_OFF_G0_NC (`G(GTLSDESC(S+A)) - GOT` bits
+/// \[15:0\]; [`MOVW_GOTREL_G0_NC`] to the descriptor).
+pub const REQ_TLSDESC_MOVW_G0_NC: EdgeKind = EdgeKind(137);
+
+/// Request: R_AARCH64_TLSLD_MOVW_DTPREL_G2 (`DTPREL(S+A)` bits \[47:32\],
+/// MOVZ/MOVN, check `-2^48 <= X < 2^48`; [`MOVW_SABS_G2`] at pre-fixup).
+pub const REQ_DTPREL_MOVW_G2: EdgeKind = EdgeKind(140);
+/// Request: R_AARCH64_TLSLD_MOVW_DTPREL_G1 (bits \[31:16\], MOVZ/MOVN, check
+/// `-2^32 <= X < 2^32`; [`MOVW_SABS_G1`]).
+pub const REQ_DTPREL_MOVW_G1: EdgeKind = EdgeKind(141);
+/// Request: R_AARCH64_TLSLD_MOVW_DTPREL_G1_NC (bits \[31:16\], MOVK;
+/// [`MOVW_UABS_G1_NC`]).
+pub const REQ_DTPREL_MOVW_G1_NC: EdgeKind = EdgeKind(142);
+/// Request: R_AARCH64_TLSLD_MOVW_DTPREL_G0 (bits \[15:0\], MOVZ/MOVN, check
+/// `-2^16 <= X < 2^16`; [`MOVW_SABS_G0`]).
+pub const REQ_DTPREL_MOVW_G0: EdgeKind = EdgeKind(143);
+/// Request: R_AARCH64_TLSLD_MOVW_DTPREL_G0_NC (bits \[15:0\], MOVK;
+/// [`MOVW_UABS_G0_NC`]).
+pub const REQ_DTPREL_MOVW_G0_NC: EdgeKind = EdgeKind(144);
+/// Request: R_AARCH64_TLSLD_ADD_DTPREL_HI12 ([`TLS_ADD_HI12`]).
+pub const REQ_DTPREL_ADD_HI12: EdgeKind = EdgeKind(145);
+/// Request: R_AARCH64_TLSLD_ADD_DTPREL_LO12 ([`TLS_ADD_LO12`]).
+pub const REQ_DTPREL_ADD_LO12: EdgeKind = EdgeKind(146);
+/// Request: R_AARCH64_TLSLD_ADD_DTPREL_LO12_NC (bits \[11:0\], no check;
+/// [`ADD_LO12`]).
+pub const REQ_DTPREL_ADD_LO12_NC: EdgeKind = EdgeKind(147);
+/// Request: R_AARCH64_TLSLD_LDST8_DTPREL_LO12 ([`TLS_LDST8_LO12`]).
+pub const REQ_DTPREL_LDST8_LO12: EdgeKind = EdgeKind(148);
+/// Request: R_AARCH64_TLSLD_LDST16_DTPREL_LO12 ([`TLS_LDST16_LO12`]).
+pub const REQ_DTPREL_LDST16_LO12: EdgeKind = EdgeKind(149);
+/// Request: R_AARCH64_TLSLD_LDST32_DTPREL_LO12 ([`TLS_LDST32_LO12`]).
+pub const REQ_DTPREL_LDST32_LO12: EdgeKind = EdgeKind(150);
+/// Request: R_AARCH64_TLSLD_LDST64_DTPREL_LO12 ([`TLS_LDST64_LO12`]).
+pub const REQ_DTPREL_LDST64_LO12: EdgeKind = EdgeKind(151);
+/// Request: R_AARCH64_TLSLD_LDST128_DTPREL_LO12 ([`TLS_LDST128_LO12`]).
+pub const REQ_DTPREL_LDST128_LO12: EdgeKind = EdgeKind(152);
+/// Request: R_AARCH64_TLSLD_LDST8_DTPREL_LO12_NC ([`LDST8_LO12`]).
+pub const REQ_DTPREL_LDST8_LO12_NC: EdgeKind = EdgeKind(153);
+/// Request: R_AARCH64_TLSLD_LDST16_DTPREL_LO12_NC ([`LDST16_LO12`]).
+pub const REQ_DTPREL_LDST16_LO12_NC: EdgeKind = EdgeKind(154);
+/// Request: R_AARCH64_TLSLD_LDST32_DTPREL_LO12_NC ([`LDST32_LO12`]).
+pub const REQ_DTPREL_LDST32_LO12_NC: EdgeKind = EdgeKind(155);
+/// Request: R_AARCH64_TLSLD_LDST64_DTPREL_LO12_NC ([`LDST64_LO12`]).
+pub const REQ_DTPREL_LDST64_LO12_NC: EdgeKind = EdgeKind(156);
+/// Request: R_AARCH64_TLSLD_LDST128_DTPREL_LO12_NC ([`LDST128_LO12`]).
+pub const REQ_DTPREL_LDST128_LO12_NC: EdgeKind = EdgeKind(157);
+/// Request: 64-bit `DTPREL(S+A)` ([`POINTER64`] at pre-fixup): the offset
+/// word of a `{module, offset}` pair (what R_AARCH64_TLS_DTPREL64 fills
+/// in a dynamic linker's GOT).
+pub const REQ_DTPREL64: EdgeKind = EdgeKind(158);
+
+/// What a TLS request of the post-prune pass needs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TlsObject {
+    /// The variable's `{module, offset}` pair (`GTLSIDX(S,A)`).
+    Pair,
+    /// The module's `{module, 0}` pair (`GLDM(S)`).
+    ModulePair,
+    /// The variable's descriptor (`GTLSDESC(S+A)`).
+    Descriptor,
+}
+
+/// For a request lowered to a pair or descriptor at post-prune: what it
+/// needs and the kind it becomes (pointed at it, addend 0).
+pub fn tls_request(k: EdgeKind) -> Option<(TlsObject, EdgeKind)> {
+    use TlsObject::*;
+    Some(match k {
+        REQ_TLSGD_ADR21 => (Pair, ADR21),
+        REQ_TLSGD_PAGE21 => (Pair, PAGE21),
+        REQ_TLSGD_ADD_LO12 => (Pair, ADD_LO12),
+        REQ_TLSGD_MOVW_G1 => (Pair, MOVW_GOTREL_G1),
+        REQ_TLSGD_MOVW_G0_NC => (Pair, MOVW_GOTREL_G0_NC),
+        REQ_TLSLD_ADR21 => (ModulePair, ADR21),
+        REQ_TLSLD_PAGE21 => (ModulePair, PAGE21),
+        REQ_TLSLD_ADD_LO12 => (ModulePair, ADD_LO12),
+        REQ_TLSLD_MOVW_G1 => (ModulePair, MOVW_GOTREL_G1),
+        REQ_TLSLD_MOVW_G0_NC => (ModulePair, MOVW_GOTREL_G0_NC),
+        REQ_TLSLD_LDR_LITERAL19 => (ModulePair, LDR_LITERAL19),
+        REQ_TLSDESC_LDR_LITERAL19 => (Descriptor, LDR_LITERAL19),
+        REQ_TLSDESC_ADR21 => (Descriptor, ADR21),
+        REQ_TLSDESC_PAGE21 => (Descriptor, PAGE21),
+        REQ_TLSDESC_LD64_LO12 => (Descriptor, LDST64_LO12),
+        REQ_TLSDESC_ADD_LO12 => (Descriptor, ADD_LO12),
+        REQ_TLSDESC_MOVW_G1 => (Descriptor, MOVW_GOTREL_G1),
+        REQ_TLSDESC_MOVW_G0_NC => (Descriptor, MOVW_GOTREL_G0_NC),
+        _ => return None,
+    })
+}
+
+/// For a DTPREL request (lowered at pre-fixup): the kind it becomes.
+pub fn dtprel_request(k: EdgeKind) -> Option<EdgeKind> {
+    Some(match k {
+        REQ_DTPREL_MOVW_G2 => MOVW_SABS_G2,
+        REQ_DTPREL_MOVW_G1 => MOVW_SABS_G1,
+        REQ_DTPREL_MOVW_G1_NC => MOVW_UABS_G1_NC,
+        REQ_DTPREL_MOVW_G0 => MOVW_SABS_G0,
+        REQ_DTPREL_MOVW_G0_NC => MOVW_UABS_G0_NC,
+        REQ_DTPREL_ADD_HI12 => TLS_ADD_HI12,
+        REQ_DTPREL_ADD_LO12 => TLS_ADD_LO12,
+        REQ_DTPREL_ADD_LO12_NC => ADD_LO12,
+        REQ_DTPREL_LDST8_LO12 => TLS_LDST8_LO12,
+        REQ_DTPREL_LDST16_LO12 => TLS_LDST16_LO12,
+        REQ_DTPREL_LDST32_LO12 => TLS_LDST32_LO12,
+        REQ_DTPREL_LDST64_LO12 => TLS_LDST64_LO12,
+        REQ_DTPREL_LDST128_LO12 => TLS_LDST128_LO12,
+        REQ_DTPREL_LDST8_LO12_NC => LDST8_LO12,
+        REQ_DTPREL_LDST16_LO12_NC => LDST16_LO12,
+        REQ_DTPREL_LDST32_LO12_NC => LDST32_LO12,
+        REQ_DTPREL_LDST64_LO12_NC => LDST64_LO12,
+        REQ_DTPREL_LDST128_LO12_NC => LDST128_LO12,
+        REQ_DTPREL64 => POINTER64,
+        _ => return None,
+    })
+}
+
+/// True for the kinds whose B comes from a [`SUBTRAHEND`] edge.
+pub fn is_pair_kind(k: EdgeKind) -> bool {
+    matches!(
+        k,
+        DELTA64_PAIR | DELTA32_PAIR | IMAGE_REL32 | SECREL32 | SECREL_ADD_LO12 | SECREL_ADD_HI12 | SECREL_LDST_LO12
+    )
+}
+
 /// Name of an AArch64 edge kind, for `--show-graph` and messages.
 pub fn kind_name(k: EdgeKind) -> &'static str {
     match k {
@@ -274,6 +536,60 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         REQ_MOVW_GOTOFF_G2 => "RequestMovWGOTOffG2",
         REQ_MOVW_GOTOFF_G2_NC => "RequestMovWGOTOffG2NC",
         REQ_MOVW_GOTOFF_G3 => "RequestMovWGOTOffG3",
+        SUBTRAHEND => "Subtrahend",
+        DELTA64_PAIR => "Delta64Pair",
+        DELTA32_PAIR => "Delta32Pair",
+        IMAGE_REL32 => "ImageRelative32",
+        SECREL32 => "SectionRelative32",
+        SECREL_ADD_LO12 => "SectionRelativeAddLo12",
+        SECREL_ADD_HI12 => "SectionRelativeAddHi12",
+        SECREL_LDST_LO12 => "SectionRelativeLoadStoreLo12",
+        SECTION_INDEX16 => "SectionIndex16",
+        REQ_GOT_POINTER64 => "RequestGOTPointer64",
+        TLS_ADD_HI12 => "TLSAddHi12",
+        TLS_ADD_LO12 => "TLSAddLo12",
+        TLS_LDST8_LO12 => "TLSLoadStore8Lo12",
+        TLS_LDST16_LO12 => "TLSLoadStore16Lo12",
+        TLS_LDST32_LO12 => "TLSLoadStore32Lo12",
+        TLS_LDST64_LO12 => "TLSLoadStore64Lo12",
+        TLS_LDST128_LO12 => "TLSLoadStore128Lo12",
+        REQ_TLSGD_ADR21 => "RequestTLSGDADR21",
+        REQ_TLSGD_PAGE21 => "RequestTLSGDPage21",
+        REQ_TLSGD_ADD_LO12 => "RequestTLSGDAddLo12",
+        REQ_TLSGD_MOVW_G1 => "RequestTLSGDMovWG1",
+        REQ_TLSGD_MOVW_G0_NC => "RequestTLSGDMovWG0NC",
+        REQ_TLSLD_ADR21 => "RequestTLSLDADR21",
+        REQ_TLSLD_PAGE21 => "RequestTLSLDPage21",
+        REQ_TLSLD_ADD_LO12 => "RequestTLSLDAddLo12",
+        REQ_TLSLD_MOVW_G1 => "RequestTLSLDMovWG1",
+        REQ_TLSLD_MOVW_G0_NC => "RequestTLSLDMovWG0NC",
+        REQ_TLSLD_LDR_LITERAL19 => "RequestTLSLDLDRLiteral19",
+        REQ_TLSDESC_LDR_LITERAL19 => "RequestTLSDescLDRLiteral19",
+        REQ_TLSDESC_ADR21 => "RequestTLSDescADR21",
+        REQ_TLSDESC_PAGE21 => "RequestTLSDescPage21",
+        REQ_TLSDESC_LD64_LO12 => "RequestTLSDescLoad64Lo12",
+        REQ_TLSDESC_ADD_LO12 => "RequestTLSDescAddLo12",
+        REQ_TLSDESC_MOVW_G1 => "RequestTLSDescMovWG1",
+        REQ_TLSDESC_MOVW_G0_NC => "RequestTLSDescMovWG0NC",
+        REQ_DTPREL_MOVW_G2 => "RequestDTPRelMovWG2",
+        REQ_DTPREL_MOVW_G1 => "RequestDTPRelMovWG1",
+        REQ_DTPREL_MOVW_G1_NC => "RequestDTPRelMovWG1NC",
+        REQ_DTPREL_MOVW_G0 => "RequestDTPRelMovWG0",
+        REQ_DTPREL_MOVW_G0_NC => "RequestDTPRelMovWG0NC",
+        REQ_DTPREL_ADD_HI12 => "RequestDTPRelAddHi12",
+        REQ_DTPREL_ADD_LO12 => "RequestDTPRelAddLo12",
+        REQ_DTPREL_ADD_LO12_NC => "RequestDTPRelAddLo12NC",
+        REQ_DTPREL_LDST8_LO12 => "RequestDTPRelLoadStore8Lo12",
+        REQ_DTPREL_LDST16_LO12 => "RequestDTPRelLoadStore16Lo12",
+        REQ_DTPREL_LDST32_LO12 => "RequestDTPRelLoadStore32Lo12",
+        REQ_DTPREL_LDST64_LO12 => "RequestDTPRelLoadStore64Lo12",
+        REQ_DTPREL_LDST128_LO12 => "RequestDTPRelLoadStore128Lo12",
+        REQ_DTPREL_LDST8_LO12_NC => "RequestDTPRelLoadStore8Lo12NC",
+        REQ_DTPREL_LDST16_LO12_NC => "RequestDTPRelLoadStore16Lo12NC",
+        REQ_DTPREL_LDST32_LO12_NC => "RequestDTPRelLoadStore32Lo12NC",
+        REQ_DTPREL_LDST64_LO12_NC => "RequestDTPRelLoadStore64Lo12NC",
+        REQ_DTPREL_LDST128_LO12_NC => "RequestDTPRelLoadStore128Lo12NC",
+        REQ_DTPREL64 => "RequestDTPRel64",
         _ => "Unknown",
     }
 }
@@ -319,6 +635,31 @@ mod tests {
             assert_eq!(named, defined, "kind {k}");
         }
         assert_eq!(kind_name(EdgeKind(200)), "Unknown");
+    }
+
+    #[test]
+    fn tls_kinds_are_named_and_lower_to_fixup_kinds() {
+        let mut seen = std::collections::HashSet::new();
+        for k in TLS_ADD_HI12.0..=REQ_DTPREL64.0 {
+            let k = EdgeKind(k);
+            let named = kind_name(k) != "Unknown";
+            let known = tls_request(k).is_some() || dtprel_request(k).is_some() || k.0 <= TLS_LDST128_LO12.0;
+            assert_eq!(named, known, "kind {}", k.0);
+            if named {
+                assert!(seen.insert(kind_name(k)), "duplicate name {}", kind_name(k));
+            }
+            let lowered = tls_request(k).map(|(_, l)| l).or(dtprel_request(k));
+            if let Some(l) = lowered {
+                assert!(
+                    k.0 >= FIRST_REQUEST.0 && l.0 < FIRST_REQUEST.0
+                        || l.0 >= TLS_ADD_HI12.0 && l.0 <= TLS_LDST128_LO12.0
+                );
+                assert_ne!(kind_name(l), "Unknown");
+            }
+        }
+        assert_eq!(tls_request(REQ_TLSDESC_LD64_LO12), Some((TlsObject::Descriptor, LDST64_LO12)));
+        assert_eq!(dtprel_request(REQ_DTPREL_ADD_HI12), Some(TLS_ADD_HI12));
+        assert_eq!(dtprel_request(PAGE21), None);
     }
 
     #[test]

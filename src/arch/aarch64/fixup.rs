@@ -219,6 +219,18 @@ fn ldst_shift(kind: EdgeKind) -> Option<(u32, &'static str)> {
     })
 }
 
+/// The checked DTPREL load/store kinds: access size as a shift, and the
+/// alignment error's range text.
+fn tls_ldst_shift(kind: EdgeKind) -> (u32, &'static str) {
+    match kind {
+        TLS_LDST8_LO12 => (0, ""),
+        TLS_LDST16_LO12 => (1, "a 2-byte-aligned TLS block offset (the variable is accessed as 2 bytes)"),
+        TLS_LDST32_LO12 => (2, "a 4-byte-aligned TLS block offset (the variable is accessed as 4 bytes)"),
+        TLS_LDST64_LO12 => (3, "an 8-byte-aligned TLS block offset (the variable is accessed as 8 bytes)"),
+        _ => (4, "a 16-byte-aligned TLS block offset (the variable is accessed as 16 bytes)"),
+    }
+}
+
 /// `LDR Xt, [Xn, #imm]` (64-bit, unsigned scaled offset): the form an
 /// `R_AARCH64_LD64_GOT_LO12_NC` relocates.
 const LDR_X_UIMM: u32 = 0xf940_0000;
@@ -403,6 +415,70 @@ pub fn apply_fixup(
         VENEER => {
             *field::<VENEER_SIZE>(block, offset)? = encode_veneer(v.p, (s + a) as u64, big_endian);
             Ok(())
+        }
+
+        // --- Container kinds (Mach-O, COFF): B already folded into A ---
+        DELTA64_PAIR => write_data::<8>(block, offset, s + a, big_endian),
+        DELTA32_PAIR => {
+            let x = s + a;
+            check(x, -(1 << 31), 1 << 31, "a signed 32-bit field")?;
+            write_data::<4>(block, offset, x, big_endian)
+        }
+        IMAGE_REL32 | SECREL32 => {
+            let x = s + a;
+            check(x, 0, 1 << 32, "an unsigned 32-bit field (0 <= X < 2^32)")?;
+            write_data::<4>(block, offset, x, big_endian)
+        }
+        SECTION_INDEX16 => {
+            check(a, 0, 1 << 16, "a 16-bit section index")?;
+            write_data::<2>(block, offset, a, big_endian)
+        }
+        SECREL_ADD_LO12 => {
+            let w = read_insn(block, offset)?;
+            write_insn(block, offset, set_field(w, 10, 12, (s + a) & 0xfff))
+        }
+        SECREL_ADD_HI12 => {
+            let x = s + a;
+            check(x, 0, 1 << 24, "a 24-bit section offset (0 <= X < 2^24)")?;
+            let w = read_insn(block, offset)?;
+            write_insn(block, offset, set_field(w, 10, 12, (x >> 12) & 0xfff))
+        }
+        SECREL_LDST_LO12 => {
+            let w = read_insn(block, offset)?;
+            let shift = ldst_scale(w).ok_or(FixupError::OutOfRange {
+                value: i128::from(w),
+                range: "a load/store (unsigned immediate) instruction",
+            })?;
+            let lo = (s + a) & 0xfff;
+            if lo & ((1 << shift) - 1) != 0 {
+                return Err(FixupError::OutOfRange { value: s + a, range: "a page offset aligned to the access size" });
+            }
+            write_insn(block, offset, set_field(w, 10, 12, lo >> shift))
+        }
+
+        // --- Thread-local storage (DTPREL: the template start already
+        // folded into A, so X = S + A is the offset in the block) ---
+        TLS_ADD_HI12 => {
+            let x = s + a;
+            check(x, 0, 1 << 24, "a TLS block offset below 2^24 (ADD #:dtprel_hi12:, 0 <= X < 2^24)")?;
+            let w = read_insn(block, offset)?;
+            write_insn(block, offset, set_field(w, 10, 12, x >> 12))
+        }
+        TLS_ADD_LO12 => {
+            let x = s + a;
+            check(x, 0, 1 << 12, "a TLS block offset below 2^12 (ADD #:dtprel_lo12:, 0 <= X < 2^12)")?;
+            let w = read_insn(block, offset)?;
+            write_insn(block, offset, set_field(w, 10, 12, x))
+        }
+        TLS_LDST8_LO12 | TLS_LDST16_LO12 | TLS_LDST32_LO12 | TLS_LDST64_LO12 | TLS_LDST128_LO12 => {
+            let (shift, range) = tls_ldst_shift(kind);
+            let x = s + a;
+            check(x, 0, 1 << 12, "a TLS block offset below 2^12 (load/store #:dtprel_lo12:, 0 <= X < 2^12)")?;
+            if x & ((1 << shift) - 1) != 0 {
+                return Err(FixupError::OutOfRange { value: x, range });
+            }
+            let w = read_insn(block, offset)?;
+            write_insn(block, offset, set_field(w, 10, 12, x >> shift))
         }
 
         _ => match movw_spec(kind) {
@@ -797,5 +873,223 @@ mod tests {
             assert_eq!(apply_fixup(k, &mut buf, 0, &input(0, 0, 0), false), Err(FixupError::Unlowered));
         }
         assert_eq!(apply_fixup(KEEP_ALIVE, &mut [], 0, &input(0, 0, 0), false), Ok(()));
+    }
+}
+
+/// The access size of a load/store (unsigned immediate) instruction as a
+/// shift (0 for bytes .. 4 for 128-bit vector registers), or `None` for any
+/// other instruction (Arm ARM C4.1.4, "Load/store register (unsigned
+/// immediate)": size in bits [31:30], V in bit 26, opc in bits [23:22];
+/// `V = 1, opc = 1x` is the 128-bit form).
+pub fn ldst_scale(word: u32) -> Option<u32> {
+    if word & 0x3b00_0000 != 0x3900_0000 {
+        return None;
+    }
+    let size = word >> 30;
+    if word & 0x0480_0000 == 0x0480_0000 {
+        // The 128-bit form is size 00 only; other sizes are unallocated.
+        return (size == 0).then_some(4);
+    }
+    Some(size)
+}
+
+/// True for `ADD (immediate)` and `ADDS (immediate)`, 32- or 64-bit (Arm
+/// ARM C4.1.2, "Add/subtract (immediate)": bits [30:23] = `0 S 100010`).
+pub fn is_add_imm(word: u32) -> bool {
+    word & 0x5f80_0000 == 0x1100_0000
+}
+
+/// The low-12-bit page-offset kind for the instruction `word`: an
+/// [`ADD_LO12`] for `ADD`/`ADDS (immediate)`, an `LDSTn_LO12` of the
+/// access size for a load/store (unsigned immediate). Containers whose one
+/// relocation serves both forms (Mach-O `ARM64_RELOC_PAGEOFF12`, COFF
+/// `IMAGE_REL_ARM64_PAGEOFFSET_12L`) map through this.
+pub fn pageoff12_kind(word: u32) -> Option<EdgeKind> {
+    if is_add_imm(word) {
+        return Some(ADD_LO12);
+    }
+    Some(match ldst_scale(word)? {
+        0 => LDST8_LO12,
+        1 => LDST16_LO12,
+        2 => LDST32_LO12,
+        3 => LDST64_LO12,
+        _ => LDST128_LO12,
+    })
+}
+
+/// The immediate that the fixup of `kind` overwrites in `word`, as the
+/// instruction holds it (sign-extended for PC-relative fields, raw and
+/// unscaled for `imm12`): `ADR`/`ADRP` immhi:immlo, `ADD` and load/store
+/// imm12, `B`/`BL` imm26, `B.cond`/`CBZ` imm19, `TBZ` imm14. Containers with
+/// implicit addends (COFF keeps them in the instruction) read them
+/// through this. `None` for other kinds.
+pub fn instruction_immediate(kind: EdgeKind, word: u32) -> Option<i64> {
+    let sext = |v: u32, bits: u32| (i64::from(v) << (64 - bits)) >> (64 - bits);
+    Some(match kind {
+        ADR21 | PAGE21 | PAGE21_NC => sext(((word >> 5) & 0x7ffff) << 2 | (word >> 29) & 3, 21),
+        ADD_LO12 | LDST8_LO12 | LDST16_LO12 | LDST32_LO12 | LDST64_LO12 | LDST128_LO12 | SECREL_ADD_LO12
+        | SECREL_ADD_HI12 | SECREL_LDST_LO12 => i64::from((word >> 10) & 0xfff),
+        BRANCH26 => sext(word & 0x03ff_ffff, 26),
+        BRANCH19 | LDR_LITERAL19 => sext((word >> 5) & 0x7ffff, 19),
+        BRANCH14 => sext((word >> 5) & 0x3fff, 14),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod container_kind_tests {
+    use super::*;
+
+    fn input(p: u64, s: u64, a: i64) -> FixupInput {
+        FixupInput { p, s, a, got: 0, size: 0, bypass: None }
+    }
+
+    fn word(kind: EdgeKind, w: u32, v: &FixupInput) -> Result<u32, FixupError> {
+        let mut buf = w.to_le_bytes();
+        apply_fixup(kind, &mut buf, 0, v, false)?;
+        Ok(u32::from_le_bytes(buf))
+    }
+
+    #[test]
+    fn pair_and_image_relative_data() {
+        let mut buf = [0u8; 8];
+        apply_fixup(DELTA64_PAIR, &mut buf, 0, &input(0, 0x100, -0x200), false).unwrap();
+        assert_eq!(i64::from_le_bytes(buf), -0x100);
+        let mut buf = [0u8; 4];
+        apply_fixup(DELTA32_PAIR, &mut buf, 0, &input(0, 0x100, -0x200), false).unwrap();
+        assert_eq!(i32::from_le_bytes(buf), -0x100);
+        assert!(apply_fixup(DELTA32_PAIR, &mut buf, 0, &input(0, 0x8000_0000, 0), false).is_err());
+        apply_fixup(IMAGE_REL32, &mut buf, 0, &input(0, 0x4000_1000, -0x4000_0000), false).unwrap();
+        assert_eq!(u32::from_le_bytes(buf), 0x1000);
+        assert!(apply_fixup(IMAGE_REL32, &mut buf, 0, &input(0, 0, -1), false).is_err());
+        assert!(apply_fixup(SECREL32, &mut buf, 0, &input(0, 1 << 32, 0), false).is_err());
+        let mut buf = [0u8; 2];
+        apply_fixup(SECTION_INDEX16, &mut buf, 0, &input(0, 0, 2), false).unwrap();
+        assert_eq!(buf, [2, 0]);
+    }
+
+    #[test]
+    fn section_relative_instruction_fields() {
+        const ADD_X0: u32 = 0x9100_0000; // add x0, x0, #0
+        const ADD_X0_LSL12: u32 = 0x9140_0000; // add x0, x0, #0, lsl #12
+        const LDR_X1: u32 = 0xf940_0001; // ldr x1, [x0]
+        const LDR_Q1: u32 = 0x3dc0_0001; // ldr q1, [x0]
+        assert_eq!(word(SECREL_ADD_LO12, ADD_X0, &input(0, 0x12345, -0x10000)), Ok(ADD_X0 | 0x345 << 10));
+        assert_eq!(word(SECREL_ADD_HI12, ADD_X0_LSL12, &input(0, 0x12345, 0)), Ok(ADD_X0_LSL12 | 0x12 << 10));
+        assert!(word(SECREL_ADD_HI12, ADD_X0_LSL12, &input(0, 1 << 24, 0)).is_err());
+        assert_eq!(word(SECREL_LDST_LO12, LDR_X1, &input(0, 0x1238, 0)), Ok(LDR_X1 | (0x238 >> 3) << 10));
+        assert!(word(SECREL_LDST_LO12, LDR_X1, &input(0, 0x1234, 0)).is_err());
+        assert_eq!(word(SECREL_LDST_LO12, LDR_Q1, &input(0, 0x1230, 0)), Ok(LDR_Q1 | (0x230 >> 4) << 10));
+        assert!(word(SECREL_LDST_LO12, ADD_X0, &input(0, 0, 0)).is_err());
+    }
+
+    #[test]
+    fn decoders() {
+        assert_eq!(pageoff12_kind(0x9100_0000), Some(ADD_LO12));
+        assert_eq!(pageoff12_kind(0xf940_0001), Some(LDST64_LO12));
+        assert_eq!(pageoff12_kind(0xb940_0001), Some(LDST32_LO12));
+        assert_eq!(pageoff12_kind(0x3940_0001), Some(LDST8_LO12));
+        assert_eq!(pageoff12_kind(0x7940_0001), Some(LDST16_LO12));
+        assert_eq!(pageoff12_kind(0x3dc0_0001), Some(LDST128_LO12));
+        assert_eq!(pageoff12_kind(0xfd40_0001), Some(LDST64_LO12)); // ldr d1
+        assert_eq!(pageoff12_kind(0x9400_0000), None);
+        // adrp x0, #-4096 * 1 → immhi:immlo = -1 (all ones)
+        assert_eq!(instruction_immediate(PAGE21, 0xf0ff_ffe0), Some(-1));
+        assert_eq!(instruction_immediate(PAGE21, 0x9000_0000 | 1 << 29), Some(1));
+        assert_eq!(instruction_immediate(ADD_LO12, 0x9100_0000 | 0x123 << 10), Some(0x123));
+        assert_eq!(instruction_immediate(BRANCH26, 0x97ff_ffff), Some(-1));
+        assert_eq!(instruction_immediate(BRANCH19, 0x5400_0040), Some(2));
+        assert_eq!(instruction_immediate(BRANCH14, 0x3600_0040), Some(2));
+        assert_eq!(instruction_immediate(POINTER64, 0), None);
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+
+    /// `S + A` is the DTPREL offset (the template start is folded into A
+    /// before fixup); P and GOT play no part.
+    fn run(kind: EdgeKind, word: u32, s: u64, a: i64) -> Result<u32, FixupError> {
+        let mut buf = word.to_le_bytes();
+        apply_fixup(kind, &mut buf, 0, &FixupInput { p: 0x4000, s, a, got: 0x9000, size: 0, bypass: None }, false)?;
+        Ok(u32::from_le_bytes(buf))
+    }
+
+    const ADD_X0_LSL12: u32 = 0x9140_0000; // add x0, x0, #0, lsl #12
+    const ADD_X0: u32 = 0x9100_0000; // add x0, x0, #0
+    const LDRB: u32 = 0x3940_0001; // ldrb w1, [x0]
+    const LDRH: u32 = 0x7940_0001; // ldrh w1, [x0]
+    const LDR_W: u32 = 0xb940_0001; // ldr w1, [x0]
+    const LDR_X: u32 = 0xf940_0001; // ldr x1, [x0]
+    const LDR_Q: u32 = 0x3dc0_0001; // ldr q1, [x0]
+
+    /// (kind, instruction, S, A, the imm12 it must hold, or `None` when
+    /// the value must be refused), at the limits of each field.
+    #[test]
+    fn dtprel_fields_and_limits() {
+        #[rustfmt::skip]
+        let cases: &[(EdgeKind, u32, u64, i64, Option<u32>)] = &[
+            (TLS_ADD_HI12, ADD_X0_LSL12, 0x2000, 0x123_456 - 0x2000, Some(0x123)),
+            (TLS_ADD_HI12, ADD_X0_LSL12, 0x2000, (1 << 24) - 1 - 0x2000, Some(0xfff)),
+            (TLS_ADD_HI12, ADD_X0_LSL12, 0x2000, (1 << 24) - 0x2000, None),
+            (TLS_ADD_HI12, ADD_X0_LSL12, 0x2000, -0x2001, None),
+            (TLS_ADD_LO12, ADD_X0, 0x2000, 0xfff - 0x2000, Some(0xfff)),
+            (TLS_ADD_LO12, ADD_X0, 0x2000, 0x1000 - 0x2000, None),
+            (TLS_ADD_LO12, ADD_X0, 0x2000, -0x2001, None),
+            (TLS_LDST8_LO12, LDRB, 0x100, 0xeff, Some(0xfff)),
+            (TLS_LDST8_LO12, LDRB, 0x100, 0xf00, None),
+            (TLS_LDST16_LO12, LDRH, 0x100, 0xefe, Some(0x7ff)),
+            (TLS_LDST16_LO12, LDRH, 0x100, 1, None),
+            (TLS_LDST32_LO12, LDR_W, 0x100, 0xefc, Some(0x3ff)),
+            (TLS_LDST32_LO12, LDR_W, 0x100, 2, None),
+            (TLS_LDST64_LO12, LDR_X, 0x100, 0x10, Some(0x22)),
+            (TLS_LDST64_LO12, LDR_X, 0x100, 4, None),
+            (TLS_LDST64_LO12, LDR_X, 0x100, 0xf00, None),
+            (TLS_LDST128_LO12, LDR_Q, 0x100, 0xef0, Some(0xff)),
+            (TLS_LDST128_LO12, LDR_Q, 0x100, 8, None),
+            (TLS_LDST128_LO12, LDR_Q, 0, -16, None),
+        ];
+        for &(k, word, s, a, want) in cases {
+            let got = run(k, word, s, a);
+            match want {
+                Some(imm) => assert_eq!(got, Ok(word | imm << 10), "{} S={s:#x} A={a:#x}", kind_name(k)),
+                None => assert!(
+                    matches!(got, Err(FixupError::OutOfRange { .. })),
+                    "{} S={s:#x} A={a:#x} must be refused: {got:x?}",
+                    kind_name(k)
+                ),
+            }
+        }
+        // The old immediate is replaced, not or'ed.
+        assert_eq!(run(TLS_ADD_LO12, ADD_X0 | 0xfff << 10, 0, 1), Ok(ADD_X0 | 1 << 10));
+        // Requests never reach the fixup.
+        for k in [REQ_DTPREL_ADD_HI12, REQ_TLSDESC_PAGE21, REQ_TLSGD_ADD_LO12, REQ_DTPREL64] {
+            assert_eq!(run(k, ADD_X0, 0, 0), Err(FixupError::Unlowered), "{}", kind_name(k));
+        }
+    }
+
+    /// What the requests become, fixed up as the pair/descriptor and DTPREL
+    /// values: the lowered kinds compute the psABI formulas with S the
+    /// pair or descriptor and A 0, or S + A the block offset.
+    #[test]
+    fn lowered_requests_compute_the_psabi_values() {
+        let desc = 0x1234_5678u64;
+        // TLSDESC_ADR_PAGE21: Page(G) - Page(P) in ADRP immhi:immlo.
+        let adrp = run(tls_request(REQ_TLSDESC_PAGE21).unwrap().1, 0x9000_0000, desc, 0).unwrap();
+        let imm = ((adrp >> 5) & 0x7ffff) << 2 | (adrp >> 29) & 3;
+        assert_eq!(i64::from(imm), ((desc & !0xfff) - 0x4000) as i64 >> 12);
+        // TLSDESC_LD64_LO12: G[11:3].
+        let ldr = run(tls_request(REQ_TLSDESC_LD64_LO12).unwrap().1, LDR_X, desc, 0).unwrap();
+        assert_eq!(ldr, LDR_X | ((desc as u32 & 0xfff) >> 3) << 10);
+        // TLSGD_ADD_LO12_NC: G[11:0].
+        let add = run(tls_request(REQ_TLSGD_ADD_LO12).unwrap().1, ADD_X0, desc, 0).unwrap();
+        assert_eq!(add, ADD_X0 | (desc as u32 & 0xfff) << 10);
+        // TLSGD_MOVW_G1: G - GOT bits [31:16], MOVZ.
+        let movz = run(tls_request(REQ_TLSGD_MOVW_G1).unwrap().1, 0xd2a0_0000, 0x12_9000, 0).unwrap();
+        assert_eq!(movz, 0xd2a0_0000 | 0x12 << 5);
+        // DTPREL_MOVW_G0 of a negative offset is MOVN of its complement.
+        let movn = run(dtprel_request(REQ_DTPREL_MOVW_G0).unwrap(), 0xd280_0000, 0, -2).unwrap();
+        assert_eq!(movn, 0x9280_0000 | 1 << 5);
     }
 }

@@ -39,10 +39,18 @@
 //!   the `ADRP` reaches the symbol's page. For symbols the link does not
 //!   define the GOT load stays (their address is known only at
 //!   resolution, and the GOT entry reaches anything).
+//! * Thread-local storage (`crate::arch::tls`): general dynamic and TLS
+//!   descriptor requests point at the variable's `{module, offset}` pair
+//!   or `{resolver, &pair}` descriptor, local dynamic ones at the file's
+//!   `{module, 0}` pair, all in the file's GOT ([`tls_request`]); the
+//!   variable must be defined in a `.tdata`/`.tbss` section of the link.
+//!   [`pre_fixup`] folds the template's start into the DTPREL requests
+//!   ([`dtprel_request`]) and fills the module descriptor.
 
 use super::edges::*;
 use super::fixup::{is_ldr_x_uimm, VENEER_SIZE};
 use super::redirect::STUB_SIZE;
+use crate::arch::tls::{PairKinds, TlsBuilder};
 use crate::error::Result;
 use crate::graph::{
     BlockId, Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Prot, SectionId, SectionRole, SymbolId, SymbolKind,
@@ -84,7 +92,11 @@ struct Builder<'g, 'a> {
     out: GotPlt,
     /// Whether `B`/`BL` to symbols of the link need veneers.
     far_code: bool,
+    tls: TlsBuilder,
 }
+
+/// The kinds TLS pairs and descriptors are filled with.
+const TLS_KINDS: PairKinds = PairKinds { pointer64: POINTER64, dtprel64: REQ_DTPREL64 };
 
 /// An upper bound of the bytes the link's RX segment can span: every live
 /// RX block with its worst-case alignment padding, plus a stub for every
@@ -243,10 +255,35 @@ impl<'g, 'a> Builder<'g, 'a> {
                 REQ_MOVW_GOTOFF_G2 => via_got(self, e, MOVW_GOTREL_G2),
                 REQ_MOVW_GOTOFF_G2_NC => via_got(self, e, MOVW_GOTREL_G2_NC),
                 REQ_MOVW_GOTOFF_G3 => via_got(self, e, MOVW_GOTREL_G3),
-                _ => {}
+                REQ_GOT_POINTER64 => via_got(self, e, POINTER64),
+                k => self.lower_tls(file, e, k),
             }
         }
         self.g.blocks[b.index()].edges = edges;
+    }
+}
+
+impl Builder<'_, '_> {
+    /// Lowers a TLS request (others are left alone): pair and descriptor
+    /// requests to their kind against the pair or descriptor, addend 0;
+    /// DTPREL requests only have their variable checked here.
+    fn lower_tls(&mut self, file: FileId, e: &mut Edge, k: EdgeKind) {
+        if let Some((obj, kind)) = tls_request(k) {
+            let var = match obj {
+                TlsObject::ModulePair => Some((None, 0)),
+                _ => self.tls.variable(self.g, self.names, file, e.target, e.addend),
+            };
+            let Some(var) = var else { return };
+            let got = self.got_section(file);
+            e.target = match obj {
+                TlsObject::Descriptor => self.tls.descriptor(self.g, self.names, got, file, var, TLS_KINDS),
+                _ => self.tls.pair(self.g, self.names, got, file, var, TLS_KINDS),
+            };
+            e.addend = 0;
+            e.kind = kind;
+        } else if dtprel_request(k).is_some() {
+            self.tls.variable(self.g, self.names, file, e.target, e.addend);
+        }
     }
 }
 
@@ -258,7 +295,8 @@ impl<'g, 'a> Builder<'g, 'a> {
 /// uses the GOT base).
 ///
 /// # Errors
-/// None today; the signature leaves room for target-specific limits.
+/// [`crate::error::Error::Unsupported`] for a thread-local access whose
+/// variable is not defined in a `.tdata`/`.tbss` section of the link.
 pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
     let nfiles = g.files.len();
     let block_count = g.blocks.len();
@@ -269,6 +307,7 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         files: (0..nfiles).map(|_| PerFile::default()).collect(),
         out: GotPlt::default(),
         far_code,
+        tls: TlsBuilder::default(),
     };
     for i in 0..block_count {
         let blk = &bld.g.blocks[i];
@@ -293,16 +332,52 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         s.block = Some(first);
         s.value = 0;
     }
+    if let Some(e) = bld.tls.error {
+        return Err(e);
+    }
     Ok(bld.out)
 }
 
-/// Runs after allocation and resolution, before fixups (nothing on
-/// AArch64: stub forms and bypasses are chosen in the fixups).
+/// Runs after allocation and resolution, before fixups: folds
+/// [`SUBTRAHEND`] edges into their pairs ([`fold_subtrahends`]), and the
+/// TLS template's start into the DTPREL requests, filling the module
+/// descriptor (`crate::arch::tls::pre_fixup`); stub forms and bypasses
+/// are chosen in the fixups.
 ///
 /// # Errors
 /// None.
-pub fn pre_fixup(_g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+    fold_subtrahends(g);
+    crate::arch::tls::pre_fixup(g, POINTER64, dtprel_request);
     Ok(())
+}
+
+/// Folds every [`SUBTRAHEND`] edge of a live block into the pair-kind edge
+/// ([`is_pair_kind`]) at the same offset: that edge's addend becomes
+/// `A - B` (B the subtrahend's target address plus its own addend, known
+/// after resolution) and
+/// the subtrahend becomes [`KEEP_ALIVE`]. A subtrahend with no pair stays a
+/// request, which the fixup refuses ([`crate::arch::FixupError::Unlowered`]).
+pub fn fold_subtrahends(g: &mut LinkGraph<'_>) {
+    for bi in 0..g.blocks.len() {
+        if !g.blocks[bi].live || !g.blocks[bi].edges.iter().any(|e| e.kind == SUBTRAHEND) {
+            continue;
+        }
+        let mut edges = std::mem::take(&mut g.blocks[bi].edges);
+        for i in 0..edges.len() {
+            if edges[i].kind != SUBTRAHEND {
+                continue;
+            }
+            let at = edges[i].offset;
+            let Some(j) = (0..edges.len()).find(|&j| edges[j].offset == at && is_pair_kind(edges[j].kind)) else {
+                continue;
+            };
+            let b = g.symbol_addr(edges[i].target).wrapping_add(edges[i].addend as u64);
+            edges[j].addend = edges[j].addend.wrapping_sub(b as i64);
+            edges[i].kind = KEEP_ALIVE;
+        }
+        g.blocks[bi].edges = edges;
+    }
 }
 
 #[cfg(test)]
@@ -499,5 +574,147 @@ mod tests {
         assert!(t.g.is_defined_here(base));
         let b = t.g.symbols[base.index()].block.unwrap();
         assert_eq!(t.g.block_section(b).role, SectionRole::Got);
+    }
+}
+
+#[cfg(test)]
+mod container_tests {
+    use super::*;
+    use crate::graph::{Linkage, Scope, Symbol};
+
+    fn abs(g: &mut LinkGraph<'_>, f: FileId, v: u64) -> SymbolId {
+        g.add_symbol(Symbol {
+            name: None,
+            file: f,
+            block: None,
+            value: v,
+            size: 0,
+            linkage: Linkage::Strong,
+            scope: Scope::Local,
+            kind: SymbolKind::Absolute,
+            callable: false,
+            resolved: true,
+            target_flags: 0,
+        })
+    }
+
+    #[test]
+    fn subtrahend_folds_into_its_pair_and_got_pointer_lowers() {
+        let mut names = Interner::new();
+        let mut g = LinkGraph::new(8, true);
+        let f = g.add_file("a.o".into());
+        let sec = g.add_section(names.intern(b"__data"), f, Prot::ReadWrite, SectionRole::Regular);
+        static BYTES: [u8; 16] = [0; 16];
+        let b = g.add_block(sec, Content::Borrowed(&BYTES), 16, 8);
+        let (s, bsym) = (abs(&mut g, f, 0x9000), abs(&mut g, f, 0x1000));
+        let ext = g.global_ref(names.intern(b"ext"), f);
+        let e = |offset, kind, target, addend| Edge { offset, target, kind, origin: 0, addend };
+        g.blocks[b.index()].edges.push(e(0, SUBTRAHEND, bsym, 0));
+        g.blocks[b.index()].edges.push(e(0, DELTA32_PAIR, s, 4));
+        g.blocks[b.index()].edges.push(e(8, REQ_GOT_POINTER64, ext, 0));
+        let out = build(&mut g, &mut names).unwrap();
+        assert_eq!(out.got.len(), 1);
+        fold_subtrahends(&mut g);
+        let edges = &g.blocks[b.index()].edges;
+        assert_eq!(edges[0].kind, KEEP_ALIVE);
+        assert_eq!((edges[1].kind, edges[1].addend), (DELTA32_PAIR, 4 - 0x1000));
+        assert_eq!((edges[2].kind, edges[2].target), (POINTER64, out.got[0].2));
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use crate::arch::tls::testing::{classify, fixture, place, Class};
+
+    #[derive(Copy, Clone, Debug)]
+    enum To {
+        Pair,
+        ModulePair,
+        Descriptor,
+        /// A DTPREL request: the variable, lowered at pre-fixup.
+        Offset,
+    }
+
+    /// Each TLS request with addend 3: the kind it becomes and what it
+    /// then points at.
+    #[test]
+    fn tls_requests_lower_to_pairs_descriptors_and_offsets() {
+        let cases: &[(EdgeKind, EdgeKind, To)] = &[
+            (REQ_TLSGD_ADR21, ADR21, To::Pair),
+            (REQ_TLSGD_PAGE21, PAGE21, To::Pair),
+            (REQ_TLSGD_ADD_LO12, ADD_LO12, To::Pair),
+            (REQ_TLSGD_MOVW_G1, MOVW_GOTREL_G1, To::Pair),
+            (REQ_TLSGD_MOVW_G0_NC, MOVW_GOTREL_G0_NC, To::Pair),
+            (REQ_TLSLD_PAGE21, PAGE21, To::ModulePair),
+            (REQ_TLSLD_ADD_LO12, ADD_LO12, To::ModulePair),
+            (REQ_TLSLD_LDR_LITERAL19, LDR_LITERAL19, To::ModulePair),
+            (REQ_TLSDESC_PAGE21, PAGE21, To::Descriptor),
+            (REQ_TLSDESC_LD64_LO12, LDST64_LO12, To::Descriptor),
+            (REQ_TLSDESC_ADD_LO12, ADD_LO12, To::Descriptor),
+            (REQ_TLSDESC_MOVW_G1, MOVW_GOTREL_G1, To::Descriptor),
+            (REQ_DTPREL_MOVW_G0, MOVW_SABS_G0, To::Offset),
+            (REQ_DTPREL_ADD_HI12, TLS_ADD_HI12, To::Offset),
+            (REQ_DTPREL_ADD_LO12_NC, ADD_LO12, To::Offset),
+            (REQ_DTPREL_LDST32_LO12, TLS_LDST32_LO12, To::Offset),
+            (REQ_DTPREL_LDST128_LO12_NC, LDST128_LO12, To::Offset),
+        ];
+        let mut f = fixture(true);
+        for (i, &(k, _, _)) in cases.iter().enumerate() {
+            f.g.blocks[f.text.index()].edges.push(Edge {
+                offset: 4 * i as u32,
+                target: f.var,
+                kind: k,
+                origin: 0,
+                addend: 3,
+            });
+        }
+        build(&mut f.g, &mut f.names).unwrap();
+        let classes: Vec<Class> =
+            f.g.blocks[f.text.index()].edges.iter().map(|e| classify(&f.g, &f.names, e.target)).collect();
+        place(&mut f.g);
+        pre_fixup(&mut f.g, &f.names).unwrap();
+        let start =
+            f.g.blocks
+                .iter()
+                .filter(|b| f.g.sections[b.section.index()].role == SectionRole::TlsData)
+                .map(|b| b.addr)
+                .min()
+                .unwrap();
+        let edges = f.g.blocks[f.text.index()].edges.clone();
+        let mut pairs = hashbrown::HashSet::new();
+        for ((e, &(k, lowered, to)), &class) in edges.iter().zip(cases).zip(&classes) {
+            assert_eq!(e.kind, lowered, "{}", kind_name(k));
+            match to {
+                To::Pair => {
+                    assert_eq!((class, e.addend), (Class::Pair(f.var, 3), 0), "{}", kind_name(k));
+                    pairs.insert(e.target);
+                }
+                To::ModulePair => assert_eq!((class, e.addend), (Class::ModulePair, 0), "{}", kind_name(k)),
+                To::Descriptor => assert_eq!((class, e.addend), (Class::Descriptor(f.var, 3), 0), "{}", kind_name(k)),
+                To::Offset => {
+                    assert_eq!(e.target, f.var, "{}", kind_name(k));
+                    // S + A is the offset of var + 3 in the block.
+                    let x = f.g.symbol_addr(f.var).wrapping_add(e.addend as u64);
+                    assert_eq!(x, f.g.symbol_addr(f.var) + 3 - start, "{}", kind_name(k));
+                }
+            }
+        }
+        assert_eq!(pairs.len(), 1, "one pair per (file, variable, addend)");
+    }
+
+    #[test]
+    fn a_tls_access_to_a_variable_outside_the_link_is_an_error() {
+        let mut f = fixture(true);
+        let ext = f.g.global_ref(f.names.intern(b"tv_ext"), f.file);
+        f.g.blocks[f.text.index()].edges.push(Edge {
+            offset: 0,
+            target: ext,
+            kind: REQ_TLSDESC_PAGE21,
+            origin: 0,
+            addend: 0,
+        });
+        let e = build(&mut f.g, &mut f.names).unwrap_err().to_string();
+        assert!(e.contains("t.o") && e.contains("tv_ext is not defined in this link"), "{e}");
     }
 }

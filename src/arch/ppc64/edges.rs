@@ -328,6 +328,149 @@ pub const REQ_GOT16_DS: EdgeKind = half(REQ_GOT16_BASE, Half::Ds);
 /// Request: R_PPC64_GOT16_LO_DS, PLT16_LO_DS.
 pub const REQ_GOT16_LO_DS: EdgeKind = half(REQ_GOT16_BASE, Half::LoDs);
 
+// --- Thread-local storage (`crate::arch::tls`; ELFv2 ABI §3.7) ---
+//
+// `GOT_TLSGD16*` address the variable's `{module, offset}` pair (the ABI's
+// `tls_index` in the GOT) TOC-relatively, `GOT_TLSLD16*` the file's
+// `{module, 0}` pair, `GOT_DTPREL16*` a GOT entry holding the variable's
+// offset in the block; the post-prune pass lowers them to TOC16 half16
+// kinds (or [`PCREL34`] for the Power10 forms) against that entry, addend
+// 0. `DTPREL*` are offsets of `S + A` from the start of the link's TLS
+// template, unbiased (no TLS_DTV_OFFSET of 0x8000): the pre-fixup pass
+// lowers them to the ADDR kind of the same field ([`dtprel_request`]) with
+// the template's start subtracted from the addend.
+
+const REQ_TLSGD16_BASE: u8 = 180;
+const REQ_TLSLD16_BASE: u8 = 185;
+const REQ_GOT_DTPREL16_BASE: u8 = 190;
+const REQ_DTPREL16_BASE: u8 = 203;
+
+/// Request: R_PPC64_GOT_TLSGD16 (`G(tls_index of S + A) - .TOC.`, signed 16).
+pub const REQ_GOT_TLSGD16: EdgeKind = half(REQ_TLSGD16_BASE, Half::Signed16);
+/// Request: R_PPC64_GOT_TLSGD16_LO (`#lo`).
+pub const REQ_GOT_TLSGD16_LO: EdgeKind = half(REQ_TLSGD16_BASE, Half::Lo);
+/// Request: R_PPC64_GOT_TLSGD16_HI (`#hi`, checked).
+pub const REQ_GOT_TLSGD16_HI: EdgeKind = half(REQ_TLSGD16_BASE, Half::Hi);
+/// Request: R_PPC64_GOT_TLSGD16_HA (`#ha`, checked).
+pub const REQ_GOT_TLSGD16_HA: EdgeKind = half(REQ_TLSGD16_BASE, Half::Ha);
+/// Request: R_PPC64_GOT_TLSLD16 (`G(tls_index of the module, offset 0) -
+/// .TOC.`, signed 16).
+pub const REQ_GOT_TLSLD16: EdgeKind = half(REQ_TLSLD16_BASE, Half::Signed16);
+/// Request: R_PPC64_GOT_TLSLD16_LO.
+pub const REQ_GOT_TLSLD16_LO: EdgeKind = half(REQ_TLSLD16_BASE, Half::Lo);
+/// Request: R_PPC64_GOT_TLSLD16_HI.
+pub const REQ_GOT_TLSLD16_HI: EdgeKind = half(REQ_TLSLD16_BASE, Half::Hi);
+/// Request: R_PPC64_GOT_TLSLD16_HA.
+pub const REQ_GOT_TLSLD16_HA: EdgeKind = half(REQ_TLSLD16_BASE, Half::Ha);
+/// Request: R_PPC64_GOT_DTPREL16_DS (`G(DTPREL(S + A)) - .TOC.`, DS).
+pub const REQ_GOT_DTPREL16_DS: EdgeKind = half(REQ_GOT_DTPREL16_BASE, Half::Ds);
+/// Request: R_PPC64_GOT_DTPREL16_LO_DS.
+pub const REQ_GOT_DTPREL16_LO_DS: EdgeKind = half(REQ_GOT_DTPREL16_BASE, Half::LoDs);
+/// Request: R_PPC64_GOT_DTPREL16_HI.
+pub const REQ_GOT_DTPREL16_HI: EdgeKind = half(REQ_GOT_DTPREL16_BASE, Half::Hi);
+/// Request: R_PPC64_GOT_DTPREL16_HA.
+pub const REQ_GOT_DTPREL16_HA: EdgeKind = half(REQ_GOT_DTPREL16_BASE, Half::Ha);
+/// Request: R_PPC64_DTPREL16 (`DTPREL(S + A)`, signed 16; [`Base::Abs`]
+/// `Signed16` at pre-fixup).
+pub const REQ_DTPREL16: EdgeKind = half(REQ_DTPREL16_BASE, Half::Signed16);
+/// Request: R_PPC64_DTPREL16_LO (`#lo`).
+pub const REQ_DTPREL16_LO: EdgeKind = half(REQ_DTPREL16_BASE, Half::Lo);
+/// Request: R_PPC64_DTPREL16_HI (`#hi`, checked).
+pub const REQ_DTPREL16_HI: EdgeKind = half(REQ_DTPREL16_BASE, Half::Hi);
+/// Request: R_PPC64_DTPREL16_HA (`#ha`, checked).
+pub const REQ_DTPREL16_HA: EdgeKind = half(REQ_DTPREL16_BASE, Half::Ha);
+/// Request: R_PPC64_DTPREL16_HIGH (`#high`).
+pub const REQ_DTPREL16_HIGH: EdgeKind = half(REQ_DTPREL16_BASE, Half::High);
+/// Request: R_PPC64_DTPREL16_HIGHA (`#higha`).
+pub const REQ_DTPREL16_HIGHA: EdgeKind = half(REQ_DTPREL16_BASE, Half::Higha);
+/// Request: R_PPC64_DTPREL16_HIGHER (`#higher`).
+pub const REQ_DTPREL16_HIGHER: EdgeKind = half(REQ_DTPREL16_BASE, Half::Higher);
+/// Request: R_PPC64_DTPREL16_HIGHERA (`#highera`).
+pub const REQ_DTPREL16_HIGHERA: EdgeKind = half(REQ_DTPREL16_BASE, Half::Highera);
+/// Request: R_PPC64_DTPREL16_HIGHEST (`#highest`).
+pub const REQ_DTPREL16_HIGHEST: EdgeKind = half(REQ_DTPREL16_BASE, Half::Highest);
+/// Request: R_PPC64_DTPREL16_HIGHESTA (`#highesta`).
+pub const REQ_DTPREL16_HIGHESTA: EdgeKind = half(REQ_DTPREL16_BASE, Half::Highesta);
+/// Request: R_PPC64_DTPREL16_DS (signed 16, multiple of 4).
+pub const REQ_DTPREL16_DS: EdgeKind = half(REQ_DTPREL16_BASE, Half::Ds);
+/// Request: R_PPC64_DTPREL16_LO_DS (`#lo`, multiple of 4).
+pub const REQ_DTPREL16_LO_DS: EdgeKind = half(REQ_DTPREL16_BASE, Half::LoDs);
+/// Request: R_PPC64_DTPMOD64 (doubleword64, the module: lowered to
+/// [`POINTER64`] to the link's module descriptor).
+pub const REQ_TLS_DTPMOD64: EdgeKind = EdgeKind(216);
+/// Request: R_PPC64_DTPREL64 (doubleword64 `DTPREL(S + A)`; also a pair's
+/// offset word): [`POINTER64`] at pre-fixup.
+pub const REQ_DTPREL64: EdgeKind = EdgeKind(217);
+/// Request: R_PPC64_DTPREL34 (prefix34 `DTPREL(S + A)`, signed 34 bits):
+/// [`D34`] at pre-fixup.
+pub const REQ_DTPREL34: EdgeKind = EdgeKind(218);
+/// Request: R_PPC64_GOT_TLSGD_PCREL34 (prefix34 `G(tls_index of S + A) -
+/// P`): [`PCREL34`] to the pair.
+pub const REQ_GOT_TLSGD_PCREL34: EdgeKind = EdgeKind(219);
+/// Request: R_PPC64_GOT_TLSLD_PCREL34 (prefix34 `G(tls_index of the
+/// module) - P`): [`PCREL34`] to the module's pair.
+pub const REQ_GOT_TLSLD_PCREL34: EdgeKind = EdgeKind(220);
+/// Request: R_PPC64_GOT_DTPREL_PCREL34 (prefix34 `G(DTPREL(S + A)) - P`):
+/// [`PCREL34`] to the DTPREL GOT entry.
+pub const REQ_GOT_DTPREL_PCREL34: EdgeKind = EdgeKind(221);
+
+/// What a TLS GOT request addresses.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TlsGot {
+    /// The variable's `{module, offset}` pair.
+    Pair,
+    /// The file's `{module, 0}` pair.
+    ModulePair,
+    /// A GOT entry holding the variable's offset in the block.
+    DtprelEntry,
+}
+
+/// For a TLS GOT request: what it addresses and the kind it becomes
+/// (against that entry, addend 0).
+pub fn tls_got_request(k: EdgeKind) -> Option<(TlsGot, EdgeKind)> {
+    let family =
+        |base: u8, halves: &[Half]| halves.iter().find(|&&h| k == half(base, h)).map(|&h| half16_kind(Base::Toc, h));
+    let gd16 = family(REQ_TLSGD16_BASE, &[Half::Signed16, Half::Lo, Half::Hi, Half::Ha]);
+    let ld16 = family(REQ_TLSLD16_BASE, &[Half::Signed16, Half::Lo, Half::Hi, Half::Ha]);
+    let dtp16 = family(REQ_GOT_DTPREL16_BASE, &[Half::Ds, Half::LoDs, Half::Hi, Half::Ha]);
+    Some(match (gd16, ld16, dtp16) {
+        (Some(l), _, _) => (TlsGot::Pair, l),
+        (_, Some(l), _) => (TlsGot::ModulePair, l),
+        (_, _, Some(l)) => (TlsGot::DtprelEntry, l),
+        _ => match k {
+            REQ_GOT_TLSGD_PCREL34 => (TlsGot::Pair, PCREL34),
+            REQ_GOT_TLSLD_PCREL34 => (TlsGot::ModulePair, PCREL34),
+            REQ_GOT_DTPREL_PCREL34 => (TlsGot::DtprelEntry, PCREL34),
+            _ => return None,
+        },
+    })
+}
+
+/// The half16 transforms of the DTPREL16 relocations.
+const DTPREL16_HALVES: [Half; 12] = [
+    Half::Signed16,
+    Half::Lo,
+    Half::Hi,
+    Half::Ha,
+    Half::High,
+    Half::Higha,
+    Half::Higher,
+    Half::Highera,
+    Half::Highest,
+    Half::Highesta,
+    Half::Ds,
+    Half::LoDs,
+];
+
+/// For a DTPREL request (lowered at pre-fixup): the kind it becomes.
+pub fn dtprel_request(k: EdgeKind) -> Option<EdgeKind> {
+    match k {
+        REQ_DTPREL64 => Some(POINTER64),
+        REQ_DTPREL34 => Some(D34),
+        _ => DTPREL16_HALVES.iter().find(|&&h| k == half(REQ_DTPREL16_BASE, h)).map(|&h| half16_kind(Base::Abs, h)),
+    }
+}
+
 /// The transform of a `REQ_GOT16*` request, `None` for other kinds.
 pub fn got16_request(k: EdgeKind) -> Option<Half> {
     if (REQ_GOT16_BASE..REQ_GOT16_BASE + STRIDE).contains(&k.0) {
@@ -380,6 +523,36 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         REQ_ABS_BRANCH14 => "RequestAbsBranch14",
         REQ_ABS_BRANCH14_BRTAKEN => "RequestAbsBranch14Taken",
         REQ_ABS_BRANCH14_BRNTAKEN => "RequestAbsBranch14NotTaken",
+        REQ_GOT_TLSGD16 => "RequestGOTTLSGD16",
+        REQ_GOT_TLSGD16_LO => "RequestGOTTLSGD16Lo",
+        REQ_GOT_TLSGD16_HI => "RequestGOTTLSGD16Hi",
+        REQ_GOT_TLSGD16_HA => "RequestGOTTLSGD16Ha",
+        REQ_GOT_TLSLD16 => "RequestGOTTLSLD16",
+        REQ_GOT_TLSLD16_LO => "RequestGOTTLSLD16Lo",
+        REQ_GOT_TLSLD16_HI => "RequestGOTTLSLD16Hi",
+        REQ_GOT_TLSLD16_HA => "RequestGOTTLSLD16Ha",
+        REQ_GOT_DTPREL16_DS => "RequestGOTDTPRel16DS",
+        REQ_GOT_DTPREL16_LO_DS => "RequestGOTDTPRel16LoDS",
+        REQ_GOT_DTPREL16_HI => "RequestGOTDTPRel16Hi",
+        REQ_GOT_DTPREL16_HA => "RequestGOTDTPRel16Ha",
+        REQ_DTPREL16 => "RequestDTPRel16",
+        REQ_DTPREL16_LO => "RequestDTPRel16Lo",
+        REQ_DTPREL16_HI => "RequestDTPRel16Hi",
+        REQ_DTPREL16_HA => "RequestDTPRel16Ha",
+        REQ_DTPREL16_HIGH => "RequestDTPRel16High",
+        REQ_DTPREL16_HIGHA => "RequestDTPRel16Higha",
+        REQ_DTPREL16_HIGHER => "RequestDTPRel16Higher",
+        REQ_DTPREL16_HIGHERA => "RequestDTPRel16Highera",
+        REQ_DTPREL16_HIGHEST => "RequestDTPRel16Highest",
+        REQ_DTPREL16_HIGHESTA => "RequestDTPRel16Highesta",
+        REQ_DTPREL16_DS => "RequestDTPRel16DS",
+        REQ_DTPREL16_LO_DS => "RequestDTPRel16LoDS",
+        REQ_TLS_DTPMOD64 => "RequestTLSDTPMod64",
+        REQ_DTPREL64 => "RequestDTPRel64",
+        REQ_DTPREL34 => "RequestDTPRel34",
+        REQ_GOT_TLSGD_PCREL34 => "RequestGOTTLSGDPCRel34",
+        REQ_GOT_TLSLD_PCREL34 => "RequestGOTTLSLDPCRel34",
+        REQ_GOT_DTPREL_PCREL34 => "RequestGOTDTPRelPCRel34",
         _ => {
             if let Some(h) = got16_request(k) {
                 return match h {
@@ -534,6 +707,38 @@ mod tests {
         assert!(is_request(REQ_GOT16) && is_request(REQ_BRANCH24) && !is_request(TOC16_LO_DS));
         assert_eq!(kind_name(TOC16_HA), "TOC16Ha");
         assert_eq!(kind_name(REQ_GOT16_DS), "RequestGOT16DS");
+    }
+
+    #[test]
+    fn tls_requests_lower_to_toc_abs_and_pcrel_kinds() {
+        let gd = [REQ_GOT_TLSGD16, REQ_GOT_TLSGD16_LO, REQ_GOT_TLSGD16_HI, REQ_GOT_TLSGD16_HA];
+        let ld = [REQ_GOT_TLSLD16, REQ_GOT_TLSLD16_LO, REQ_GOT_TLSLD16_HI, REQ_GOT_TLSLD16_HA];
+        let toc = [TOC16, TOC16_LO, TOC16_HI, TOC16_HA];
+        for i in 0..4 {
+            assert_eq!(tls_got_request(gd[i]), Some((TlsGot::Pair, toc[i])));
+            assert_eq!(tls_got_request(ld[i]), Some((TlsGot::ModulePair, toc[i])));
+        }
+        let dtp = [REQ_GOT_DTPREL16_DS, REQ_GOT_DTPREL16_LO_DS, REQ_GOT_DTPREL16_HI, REQ_GOT_DTPREL16_HA];
+        for (k, l) in dtp.into_iter().zip([TOC16_DS, TOC16_LO_DS, TOC16_HI, TOC16_HA]) {
+            assert_eq!(tls_got_request(k), Some((TlsGot::DtprelEntry, l)));
+        }
+        assert_eq!(tls_got_request(REQ_GOT_TLSGD_PCREL34), Some((TlsGot::Pair, PCREL34)));
+        assert_eq!(tls_got_request(REQ_GOT_DTPREL_PCREL34), Some((TlsGot::DtprelEntry, PCREL34)));
+        assert_eq!(tls_got_request(REQ_GOT16_HA), None);
+        assert_eq!(dtprel_request(REQ_DTPREL16_HA), Some(ADDR16_HA));
+        assert_eq!(dtprel_request(REQ_DTPREL16_LO_DS), Some(ADDR16_LO_DS));
+        assert_eq!(dtprel_request(REQ_DTPREL16_HIGHESTA), Some(ADDR16_HIGHESTA));
+        assert_eq!(dtprel_request(REQ_DTPREL16), Some(half16_kind(Base::Abs, Half::Signed16)));
+        assert_eq!(dtprel_request(REQ_DTPREL64), Some(POINTER64));
+        assert_eq!(dtprel_request(REQ_DTPREL34), Some(D34));
+        assert_eq!(dtprel_request(REQ_GOT_TLSGD16), None);
+        // Every TLS kind is a request, named, and none is a GOT16 request.
+        for k in REQ_TLSGD16_BASE..=REQ_GOT_DTPREL_PCREL34.0 {
+            let k = EdgeKind(k);
+            let tls = tls_got_request(k).is_some() || dtprel_request(k).is_some() || k == REQ_TLS_DTPMOD64;
+            assert_eq!(kind_name(k) != "Unknown", tls, "kind {}", k.0);
+            assert!(!tls || (is_request(k) && got16_request(k).is_none()), "kind {}", k.0);
+        }
     }
 
     #[test]

@@ -60,10 +60,23 @@
 //! holding `S + A` (ELFv2 ABI "G"; binutils reads the addend the same way)
 //! and become TOC-relative (`G - .TOC.`) or PC-relative (`G - P`) fixups.
 //! No GOT relaxation is done.
+//!
+//! **Thread-local storage** (`crate::arch::tls`, ELFv2 ABI §3.7): the
+//! `GOT_TLSGD*` requests address the variable's `{module, offset}` pair,
+//! `GOT_TLSLD*` the file's `{module, 0}` pair and `GOT_DTPREL*` a GOT
+//! entry holding the variable's offset in the block, all in the file's
+//! `$__GOT` (so within the TOC); they become TOC16 / PCREL34 fixups
+//! against that entry ([`tls_got_request`]). The `bl __tls_get_addr` is an
+//! ordinary call to an external (a TOC-saving stub, its `nop` becoming
+//! `ld r2,24(r1)`). `DTPMOD64` becomes a pointer to the module
+//! descriptor; [`pre_fixup`] folds the template's start into the DTPREL
+//! requests and fills the module descriptor. The variable must be defined
+//! in a `.tdata`/`.tbss` section of the link.
 
 use super::edges::*;
 use super::fixup::{read32, LD_R2_24_R1, NOP};
 use super::stubs::{self, ANCHOR, NOTOC_STUB, TOC_STUB, VENEER};
+use crate::arch::tls::{PairKinds, TlsBuilder};
 use crate::error::{Error, Location, Result};
 use crate::graph::{
     BlockId, Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, Scope, SectionId, SectionRole,
@@ -103,7 +116,11 @@ struct Builder<'g, 'a> {
     out: GotPlt,
     be: bool,
     need_veneers: bool,
+    tls: TlsBuilder,
 }
+
+/// The kinds TLS pairs, descriptors and DTPREL entries are filled with.
+const TLS_KINDS: PairKinds = PairKinds { pointer64: POINTER64, dtprel64: REQ_DTPREL64 };
 
 /// How a REL24 site must be entered.
 enum Route {
@@ -362,12 +379,38 @@ impl<'g, 'a> Builder<'g, 'a> {
                     e.kind = PCREL34;
                     e.addend = 0;
                 }
+                REQ_TLS_DTPMOD64 => {
+                    self.tls.variable(self.g, self.names, file, e.target, e.addend);
+                    e.target = self.tls.module(self.g, self.names, file);
+                    e.kind = POINTER64;
+                    e.addend = 0;
+                }
                 k => {
                     if let Some(h) = got16_request(k) {
                         e.target = self.got_entry(file, e.target, e.addend);
                         e.kind = half16_kind(Base::Toc, h);
                         e.addend = 0;
                         self.ensure_got_base(file);
+                    } else if let Some((what, kind)) = tls_got_request(k) {
+                        let var = match what {
+                            TlsGot::ModulePair => Some((None, 0)),
+                            _ => self.tls.variable(self.g, self.names, file, e.target, e.addend),
+                        };
+                        if let Some(var) = var {
+                            let got = self.got_section(file);
+                            e.target = match what {
+                                TlsGot::DtprelEntry => self.tls.dtprel_entry(self.g, got, file, var, TLS_KINDS),
+                                _ => self.tls.pair(self.g, self.names, got, file, var, TLS_KINDS),
+                            };
+                            e.kind = kind;
+                            e.addend = 0;
+                            if kind != PCREL34 {
+                                self.ensure_got_base(file);
+                            }
+                        }
+                    } else if dtprel_request(k).is_some() {
+                        // Lowered at pre-fixup; the variable is checked now.
+                        self.tls.variable(self.g, self.names, file, e.target, e.addend);
                     }
                 }
             }
@@ -530,7 +573,8 @@ fn center_stubs(g: &mut LinkGraph<'_>) {
 ///
 /// # Errors
 /// [`Error::Unsupported`] for ELFv1 objects (a `.opd` section: function
-/// descriptors are not supported); [`Error::UnsupportedRelocation`] for a
+/// descriptors are not supported) and for a thread-local access whose
+/// variable is not defined in a `.tdata`/`.tbss` section of the link; [`Error::UnsupportedRelocation`] for a
 /// call that needs a TOC-saving stub but has no `nop` after its `bl` (or
 /// is a tail call), and for a target whose `st_other` local entry value
 /// is the reserved 7.
@@ -556,12 +600,16 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         out: GotPlt::default(),
         be,
         need_veneers,
+        tls: TlsBuilder::default(),
     };
     for i in 0..block_count {
         let blk = &bld.g.blocks[i];
         if blk.live && blk.edges.iter().any(|e| is_request(e.kind)) {
             bld.lower_block(BlockId(i as u32))?;
         }
+    }
+    if let Some(e) = bld.tls.error.take() {
+        return Err(e);
     }
     define_toc(&mut bld);
     if need_veneers {
@@ -570,11 +618,115 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
     Ok(bld.out)
 }
 
-/// Runs after allocation and resolution, before fixups (nothing on PPC64:
-/// the TOC-restore rewrite happens in the fixup itself).
+/// Runs after allocation and resolution, before fixups: folds the TLS
+/// template's start into the DTPREL requests and fills the module
+/// descriptor (`crate::arch::tls::pre_fixup`). (The TOC-restore rewrite
+/// happens in the fixup itself.)
 ///
 /// # Errors
 /// None.
-pub fn pre_fixup(_g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+    crate::arch::tls::pre_fixup(g, POINTER64, dtprel_request);
     Ok(())
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use crate::arch::tls::testing::{classify, fixture, place, Class};
+
+    #[derive(Copy, Clone, Debug)]
+    enum To {
+        Pair,
+        ModulePair,
+        Entry,
+        Module,
+        /// A DTPREL request: the variable, lowered at pre-fixup.
+        Offset,
+    }
+
+    /// Each TLS request with addend 3 (both byte orders): the kind it
+    /// becomes and what it then points at.
+    #[test]
+    fn tls_requests_lower_to_toc_entries_and_offsets() {
+        let cases: &[(EdgeKind, EdgeKind, To)] = &[
+            (REQ_GOT_TLSGD16, TOC16, To::Pair),
+            (REQ_GOT_TLSGD16_HA, TOC16_HA, To::Pair),
+            (REQ_GOT_TLSGD16_LO, TOC16_LO, To::Pair),
+            (REQ_GOT_TLSGD16_HI, TOC16_HI, To::Pair),
+            (REQ_GOT_TLSLD16_HA, TOC16_HA, To::ModulePair),
+            (REQ_GOT_TLSLD16_LO, TOC16_LO, To::ModulePair),
+            (REQ_GOT_DTPREL16_HA, TOC16_HA, To::Entry),
+            (REQ_GOT_DTPREL16_LO_DS, TOC16_LO_DS, To::Entry),
+            (REQ_GOT_DTPREL16_DS, TOC16_DS, To::Entry),
+            (REQ_GOT_TLSGD_PCREL34, PCREL34, To::Pair),
+            (REQ_GOT_TLSLD_PCREL34, PCREL34, To::ModulePair),
+            (REQ_GOT_DTPREL_PCREL34, PCREL34, To::Entry),
+            (REQ_TLS_DTPMOD64, POINTER64, To::Module),
+            (REQ_DTPREL16, half16_kind(Base::Abs, Half::Signed16), To::Offset),
+            (REQ_DTPREL16_HA, ADDR16_HA, To::Offset),
+            (REQ_DTPREL16_LO_DS, ADDR16_LO_DS, To::Offset),
+            (REQ_DTPREL16_HIGHESTA, ADDR16_HIGHESTA, To::Offset),
+            (REQ_DTPREL34, D34, To::Offset),
+            (REQ_DTPREL64, POINTER64, To::Offset),
+        ];
+        for le in [true, false] {
+            let mut f = fixture(le);
+            for (i, &(k, _, _)) in cases.iter().enumerate() {
+                f.g.blocks[f.text.index()].edges.push(Edge {
+                    offset: 2 * i as u32,
+                    target: f.var,
+                    kind: k,
+                    origin: 0,
+                    addend: 3,
+                });
+            }
+            build(&mut f.g, &mut f.names).unwrap();
+            assert!(f.g.files[0].got_base.is_some(), "TOC-relative TLS needs .TOC.");
+            let classes: Vec<Class> =
+                f.g.blocks[f.text.index()].edges.iter().map(|e| classify(&f.g, &f.names, e.target)).collect();
+            place(&mut f.g);
+            pre_fixup(&mut f.g, &f.names).unwrap();
+            let start =
+                f.g.sections
+                    .iter()
+                    .find(|s| s.role == SectionRole::TlsData)
+                    .map(|s| f.g.blocks[s.blocks[0].index()].addr)
+                    .unwrap();
+            let edges = f.g.blocks[f.text.index()].edges.clone();
+            for ((e, &(k, lowered, to)), &class) in edges.iter().zip(cases).zip(&classes) {
+                assert_eq!(e.kind, lowered, "{}", kind_name(k));
+                let want = match to {
+                    To::Pair => Class::Pair(f.var, 3),
+                    To::ModulePair => Class::ModulePair,
+                    To::Entry => Class::DtprelEntry(f.var, 3),
+                    To::Module => Class::Module,
+                    To::Offset => {
+                        let x = f.g.symbol_addr(f.var).wrapping_add(e.addend as u64);
+                        assert_eq!(x, f.g.symbol_addr(f.var) + 3 - start, "{}", kind_name(k));
+                        Class::Other(f.var)
+                    }
+                };
+                assert_eq!(class, want, "{}", kind_name(k));
+                if !matches!(to, To::Offset) {
+                    assert_eq!(e.addend, 0, "{}", kind_name(k));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_tls_access_to_a_variable_outside_the_link_is_an_error() {
+        let mut f = fixture(true);
+        let ext = f.g.global_ref(f.names.intern(b"tv_ext"), f.file);
+        f.g.blocks[f.text.index()].edges.push(Edge {
+            offset: 0,
+            target: ext,
+            kind: REQ_GOT_TLSGD16_HA,
+            origin: 0,
+            addend: 0,
+        });
+        let e = build(&mut f.g, &mut f.names).unwrap_err().to_string();
+        assert!(e.contains("t.o") && e.contains("tv_ext is not defined in this link"), "{e}");
+    }
 }

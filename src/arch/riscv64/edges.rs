@@ -130,6 +130,44 @@ pub const REQ_PLT32: EdgeKind = EdgeKind(72);
 /// Request: R_RISCV_GOT32_PCREL (`G + GOT + A - P`, 32-bit).
 pub const REQ_GOT32_PCREL: EdgeKind = EdgeKind(73);
 
+// --- Thread-local storage (`crate::arch::tls`) ---
+//
+// The psABI ("Thread Local Storage") keeps a variable's `{module, offset}`
+// pair (`tls_index`) or its TLS descriptor in the GOT; here they are the
+// file's pair and descriptor blocks, and offsets are from the start of the
+// link's TLS template, unbiased (no TLS_DTV_OFFSET).
+
+/// Request: R_RISCV_TLS_GD_HI20 (`%tls_gd_pcrel_hi`: hi20 of `G + A - P`
+/// with G the `{module, offset}` pair of the variable `S + A`); lowered to
+/// [`PCREL_HI20`] to the pair, addend 0, so its R_RISCV_PCREL_LO12_I
+/// partner resolves through it as for R_RISCV_PCREL_HI20.
+pub const REQ_TLS_GD_HI20: EdgeKind = EdgeKind(74);
+/// Request: R_RISCV_TLSDESC_HI20 (`%tlsdesc_hi`: hi20 of the descriptor of
+/// `S + A` minus P); lowered to [`PCREL_HI20`] to the descriptor, addend 0.
+/// Its R_RISCV_TLSDESC_LOAD_LO12 / TLSDESC_ADD_LO12 partners (`S - P`, S
+/// the `AUIPC`'s label) map to [`REQ_PCREL_LO12_I`].
+pub const REQ_TLSDESC_HI20: EdgeKind = EdgeKind(75);
+/// Request: R_RISCV_TLS_DTPMOD64 (64-bit `TLSMODULE`): lowered to
+/// [`POINTER64`] to the link's module descriptor.
+pub const REQ_TLS_DTPMOD64: EdgeKind = EdgeKind(76);
+/// Request: R_RISCV_TLS_DTPREL32 (32-bit offset of `S + A` in the TLS
+/// block): [`POINTER32`] with the template's start folded into A at
+/// pre-fixup.
+pub const REQ_DTPREL32: EdgeKind = EdgeKind(77);
+/// Request: R_RISCV_TLS_DTPREL64 (64-bit offset of `S + A` in the TLS
+/// block; also a pair's offset word): [`POINTER64`] with the template's
+/// start folded into A at pre-fixup.
+pub const REQ_DTPREL64: EdgeKind = EdgeKind(78);
+
+/// For a DTPREL request (lowered at pre-fixup): the kind it becomes.
+pub fn dtprel_request(k: EdgeKind) -> Option<EdgeKind> {
+    match k {
+        REQ_DTPREL32 => Some(POINTER32),
+        REQ_DTPREL64 => Some(POINTER64),
+        _ => None,
+    }
+}
+
 /// Name of a RISC-V edge kind, for `--show-graph` and messages.
 pub fn kind_name(k: EdgeKind) -> &'static str {
     match k {
@@ -180,6 +218,11 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         REQ_PCREL_LO12_S => "RequestPCRelLo12S",
         REQ_PLT32 => "RequestPLT32",
         REQ_GOT32_PCREL => "RequestGOT32PCRel",
+        REQ_TLS_GD_HI20 => "RequestTLSGDHi20",
+        REQ_TLSDESC_HI20 => "RequestTLSDescHi20",
+        REQ_TLS_DTPMOD64 => "RequestTLSDTPMod64",
+        REQ_DTPREL32 => "RequestDTPRel32",
+        REQ_DTPREL64 => "RequestDTPRel64",
         _ => "Unknown",
     }
 }
@@ -208,4 +251,24 @@ pub fn needs_low_address(k: EdgeKind) -> bool {
 /// True for request kinds (lowered before fixup).
 pub fn is_request(k: EdgeKind) -> bool {
     k.0 >= REQ_CALL.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_kinds_are_requests_with_names() {
+        for k in [REQ_TLS_GD_HI20, REQ_TLSDESC_HI20, REQ_TLS_DTPMOD64, REQ_DTPREL32, REQ_DTPREL64] {
+            assert!(is_request(k) && kind_name(k).starts_with("Request"), "{}", k.0);
+        }
+        assert_eq!(dtprel_request(REQ_DTPREL32), Some(POINTER32));
+        assert_eq!(dtprel_request(REQ_DTPREL64), Some(POINTER64));
+        assert_eq!(dtprel_request(REQ_TLS_GD_HI20), None);
+        let mut seen = std::collections::HashSet::new();
+        for k in 0..=u8::MAX {
+            let n = kind_name(EdgeKind(k));
+            assert!(n == "Unknown" || seen.insert(n), "duplicate name {n}");
+        }
+    }
 }

@@ -27,9 +27,18 @@
 //!   could exceed the instruction's range: the sum of the live
 //!   read-execute blocks, each with its worst-case alignment padding, plus
 //!   a stub (16 bytes and its alignment) per edge that may need one.
+//! * Thread-local storage (`crate::arch::tls`): R_RISCV_TLS_GD_HI20 and
+//!   R_RISCV_TLSDESC_HI20 become [`PCREL_HI20`] to the variable's
+//!   `{module, offset}` pair or `{resolver, &pair}` descriptor in the
+//!   file's GOT (their `%pcrel_lo` partners then resolve as for any
+//!   PCREL_HI20), R_RISCV_TLS_DTPMOD64 a [`POINTER64`] to the module
+//!   descriptor; [`pre_fixup`] folds the template's start into the DTPREL
+//!   requests and fills the module descriptor. The variable must be
+//!   defined in a `.tdata`/`.tbss` section of the link.
 
 use super::edges::*;
 use super::fixup::{BRANCH_RANGE, HI20_RANGE, JAL_RANGE, RVC_BRANCH_RANGE, RVC_JUMP_RANGE};
+use crate::arch::tls::{PairKinds, TlsBuilder};
 use crate::arch::GotPlt;
 use crate::error::{Error, Result};
 use crate::graph::{
@@ -67,7 +76,11 @@ struct Builder<'g, 'a> {
     out: GotPlt,
     /// Upper bound of the link's code size in bytes.
     code_bound: u64,
+    tls: TlsBuilder,
 }
+
+/// The kinds TLS pairs and descriptors are filled with.
+const TLS_KINDS: PairKinds = PairKinds { pointer64: POINTER64, dtprel64: REQ_DTPREL64 };
 
 impl Builder<'_, '_> {
     fn got_section(&mut self, file: FileId) -> SectionId {
@@ -162,6 +175,31 @@ impl Builder<'_, '_> {
                     e.kind = DELTA32;
                     continue;
                 }
+                REQ_TLS_GD_HI20 | REQ_TLSDESC_HI20 => {
+                    if let Some(var) = self.tls.variable(self.g, self.names, file, e.target, e.addend) {
+                        let got = self.got_section(file);
+                        e.target = if e.kind == REQ_TLS_GD_HI20 {
+                            self.tls.pair(self.g, self.names, got, file, var, TLS_KINDS)
+                        } else {
+                            self.tls.descriptor(self.g, self.names, got, file, var, TLS_KINDS)
+                        };
+                        e.addend = 0;
+                        e.kind = PCREL_HI20;
+                    }
+                    continue;
+                }
+                REQ_TLS_DTPMOD64 => {
+                    self.tls.variable(self.g, self.names, file, e.target, e.addend);
+                    e.target = self.tls.module(self.g, self.names, file);
+                    e.addend = 0;
+                    e.kind = POINTER64;
+                    continue;
+                }
+                REQ_DTPREL32 | REQ_DTPREL64 => {
+                    // Lowered at pre-fixup; the variable is checked now.
+                    self.tls.variable(self.g, self.names, file, e.target, e.addend);
+                    continue;
+                }
                 _ => continue,
             };
             if self.outside(e.target) {
@@ -192,7 +230,8 @@ fn may_need_stub(k: crate::graph::EdgeKind) -> bool {
 ///
 /// # Errors
 /// Relaxation's errors (malformed R_RISCV_ALIGN padding, relocations in
-/// deleted bytes).
+/// deleted bytes); [`Error::Unsupported`] for a thread-local access whose
+/// variable is not defined in a `.tdata`/`.tbss` section of the link.
 pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
     super::relax::relax(g, names)?;
     let nfiles = g.files.len();
@@ -213,6 +252,7 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
             .collect(),
         out: GotPlt::default(),
         code_bound: code.saturating_add(stub_bound),
+        tls: TlsBuilder::default(),
     };
     let block_count = bld.g.blocks.len();
     for i in 0..block_count {
@@ -234,6 +274,9 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         s.kind = SymbolKind::Defined;
         s.block = Some(first);
         s.value = 0;
+    }
+    if let Some(e) = bld.tls.error {
+        return Err(e);
     }
     Ok(bld.out)
 }
@@ -265,12 +308,20 @@ fn malformed(g: &LinkGraph<'_>, b: BlockId, detail: String) -> Error {
 /// * an R_RISCV_SUB6/8/16/32 or SUB_ULEB128 at the same offset as an
 ///   R_RISCV_SET6/8/16/32 or SET_ULEB128 of its width is folded into the
 ///   SET (`A_set - (S_sub + A_sub)`), so the pair no longer depends on the
-///   order fixups run in. Other SUBs (with ADDs) commute as they are.
+///   order fixups run in. Other SUBs (with ADDs) commute as they are;
+/// * the TLS template's start is folded into the DTPREL requests and the
+///   module descriptor filled (`crate::arch::tls::pre_fixup`).
+///
+/// The HI20 a `%pcrel_lo` pairs with may be a lowered R_RISCV_GOT_HI20,
+/// R_RISCV_TLS_GD_HI20 or R_RISCV_TLSDESC_HI20 (all [`PCREL_HI20`] to
+/// their GOT entry, pair or descriptor by then), and the LO12 an
+/// R_RISCV_TLSDESC_LOAD_LO12 or TLSDESC_ADD_LO12.
 ///
 /// # Errors
 /// [`Error::Malformed`] naming the LO12 site when no HI20 is found at its
 /// label, and for an R_RISCV_SUB_ULEB128 without its SET_ULEB128.
 pub fn pre_fixup(g: &mut LinkGraph<'_>, names: &Interner) -> Result<()> {
+    crate::arch::tls::pre_fixup(g, POINTER64, dtprel_request);
     let mut his: HashMap<(BlockId, u64), (SymbolId, i64)> = HashMap::new();
     let mut any_lo = false;
     let mut any_sub = false;
@@ -336,7 +387,7 @@ fn resolve_lo12(
                 g,
                 b,
                 format!(
-                    "{}: no R_RISCV_PCREL_HI20 or R_RISCV_GOT_HI20 at its label {}{}",
+                    "{}: no R_RISCV_PCREL_HI20, GOT_HI20, TLS_GD_HI20 or TLSDESC_HI20 at its label {}{}",
                     site(g, names, b, e),
                     g.symbol_display(e.target, names),
                     if e.addend != 0 { format!("{:+#x}", e.addend) } else { String::new() }
@@ -489,5 +540,70 @@ mod tests {
         assert_eq!(((w(2) >> 7) & 31, (w(2) >> 15) & 31), (6, 28));
         assert_eq!(w(3), 0x13);
         assert!(decode_call_pair(w(0), w(2), 0).is_some());
+    }
+}
+
+#[cfg(test)]
+mod tls_tests {
+    use super::*;
+    use crate::arch::tls::testing::{classify, fixture, place, Class};
+
+    /// GD and descriptor HI20s point at the pair or descriptor of S + A
+    /// (addend 0), their `%pcrel_lo` partners resolve through them, DTPMOD64
+    /// points at the module, DTPREL32/64 become offsets in the block.
+    #[test]
+    fn tls_requests_lower_and_pair_with_their_lo12() {
+        let mut f = fixture(true);
+        let label_gd = f.g.add_anonymous(f.text, 0, f.file);
+        let label_desc = f.g.add_anonymous(f.text, 8, f.file);
+        let e = |offset, kind, target, addend| Edge { offset, target, kind, origin: 0, addend };
+        let (var, text) = (f.var, f.text.index());
+        f.g.blocks[text].edges.extend([
+            e(0, REQ_TLS_GD_HI20, var, 2),
+            e(4, REQ_PCREL_LO12_I, label_gd, 0),
+            e(8, REQ_TLSDESC_HI20, var, 0),
+            e(12, REQ_PCREL_LO12_I, label_desc, 0),
+            e(16, REQ_PCREL_LO12_I, label_desc, 0),
+            e(20, REQ_TLS_DTPMOD64, var, 0),
+            e(28, REQ_DTPREL64, var, 5),
+            e(36, REQ_DTPREL32, var, 0),
+        ]);
+        build(&mut f.g, &mut f.names).unwrap();
+        let classes: Vec<Class> = f.g.blocks[text].edges.iter().map(|e| classify(&f.g, &f.names, e.target)).collect();
+        place(&mut f.g);
+        pre_fixup(&mut f.g, &f.names).unwrap();
+        let start =
+            f.g.sections
+                .iter()
+                .find(|s| s.role == SectionRole::TlsData)
+                .map(|s| f.g.blocks[s.blocks[0].index()].addr)
+                .unwrap();
+        let edges = f.g.blocks[text].edges.clone();
+        assert_eq!((edges[0].kind, classes[0], edges[0].addend), (PCREL_HI20, Class::Pair(var, 2), 0));
+        // LO12: the HI20's target, addend A_hi + (P_lo - P_hi).
+        assert_eq!((edges[1].kind, edges[1].target, edges[1].addend), (PCREL_LO12_I, edges[0].target, 4));
+        assert_eq!((edges[2].kind, classes[2]), (PCREL_HI20, Class::Descriptor(var, 0)));
+        assert_eq!((edges[3].kind, edges[3].target, edges[3].addend), (PCREL_LO12_I, edges[2].target, 4));
+        assert_eq!((edges[4].target, edges[4].addend), (edges[2].target, 8));
+        assert_eq!((edges[5].kind, classes[5]), (POINTER64, Class::Module));
+        let off = |e: &Edge| f.g.symbol_addr(e.target).wrapping_add(e.addend as u64);
+        let var_off = f.g.symbol_addr(var) - start;
+        assert_eq!((edges[6].kind, off(&edges[6])), (POINTER64, var_off + 5));
+        assert_eq!((edges[7].kind, off(&edges[7])), (POINTER32, var_off));
+    }
+
+    #[test]
+    fn a_tls_access_to_a_variable_outside_the_link_is_an_error() {
+        let mut f = fixture(true);
+        let ext = f.g.global_ref(f.names.intern(b"tv_ext"), f.file);
+        f.g.blocks[f.text.index()].edges.push(Edge {
+            offset: 0,
+            target: ext,
+            kind: REQ_TLS_GD_HI20,
+            origin: 0,
+            addend: 0,
+        });
+        let e = build(&mut f.g, &mut f.names).unwrap_err().to_string();
+        assert!(e.contains("t.o") && e.contains("tv_ext is not defined in this link"), "{e}");
     }
 }

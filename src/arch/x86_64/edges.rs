@@ -91,6 +91,52 @@ pub const REQ_GOT_OFFSET32: EdgeKind = EdgeKind(38);
 /// Request: R_X86_64_PLTOFF64 (`L - GOT + A`).
 pub const REQ_PLT_OFFSET64: EdgeKind = EdgeKind(39);
 
+// --- Kinds for the Mach-O and COFF containers (numbered from 48 up) ---
+//
+// Formulas with a second symbol B take it from a [`SUBTRAHEND`] edge at the
+// same offset of the same block; `super::got_plt::pre_fixup` folds B into
+// the paired edge's addend (A becomes `A - B`) once every address is known,
+// so the fixups below compute `S + A` with their own field and range.
+
+/// The B of the edge of a pair kind ([`DELTA64_PAIR`], [`DELTA32_PAIR`],
+/// [`IMAGE_REL32`], [`SECREL32`], [`SECREL7`]) at the same offset: its
+/// target's address is subtracted from that edge's value. Mach-O
+/// `X86_64_RELOC_SUBTRACTOR` names B, the symbol subtracted
+/// (`<mach-o/x86_64/reloc.h>`: "must be followed by a
+/// X86_64_RELOC_UNSIGNED"); for COFF it is `__ImageBase` or the start of the
+/// target's section. Folded before fixup (it then becomes [`KEEP_ALIVE`]);
+/// it keeps B alive until then. An unfolded one is a request.
+pub const SUBTRAHEND: EdgeKind = EdgeKind(48);
+/// 64-bit `S - B + A`, no check: Mach-O `X86_64_RELOC_SUBTRACTOR` followed
+/// by `X86_64_RELOC_UNSIGNED`, `r_length` 3 (`.quad _a - _b + A`).
+pub const DELTA64_PAIR: EdgeKind = EdgeKind(49);
+/// 32-bit signed `S - B + A`, must fit `i32`: the same pair with
+/// `r_length` 2 (`.long _a - _b + A`).
+pub const DELTA32_PAIR: EdgeKind = EdgeKind(50);
+/// 32-bit unsigned `S + A - ImageBase` (B is `__ImageBase`), must fit
+/// `0..2^32`: IMAGE_REL_AMD64_ADDR32NB, "the 32-bit address without an
+/// image base (RVA)" (Microsoft PE/COFF specification, "x64 Processors").
+pub const IMAGE_REL32: EdgeKind = EdgeKind(51);
+/// 32-bit unsigned `S + A - SectionBase` (B is the start of the target's
+/// section), must fit `0..2^32`: IMAGE_REL_AMD64_SECREL, "the 32-bit offset
+/// of the target from the beginning of its section" (PE/COFF, "x64 Processors").
+pub const SECREL32: EdgeKind = EdgeKind(52);
+/// 7-bit unsigned `S + A - SectionBase` in bits [6:0] of a byte (bit 7 kept),
+/// must fit `0..2^7`: IMAGE_REL_AMD64_SECREL7, "a 7-bit unsigned offset from
+/// the base of the section that contains the target" (PE/COFF, "x64 Processors").
+pub const SECREL7: EdgeKind = EdgeKind(53);
+/// 16-bit `A`: the 1-based number of the target's section in its object,
+/// which the builder puts in the addend (IMAGE_REL_AMD64_SECTION, "the
+/// 16-bit section index of the section that contains the target", PE/COFF,
+/// "x64 Processors"; a JIT link has no output section table, so the input
+/// section's number is what a debugger reading the object expects).
+pub const SECTION_INDEX16: EdgeKind = EdgeKind(54);
+
+/// True for the kinds whose B comes from a [`SUBTRAHEND`] edge.
+pub fn is_pair_kind(k: EdgeKind) -> bool {
+    matches!(k, DELTA64_PAIR | DELTA32_PAIR | IMAGE_REL32 | SECREL32 | SECREL7)
+}
+
 /// Name of an x86-64 edge kind, for `--show-graph` and messages.
 pub fn kind_name(k: EdgeKind) -> &'static str {
     match k {
@@ -128,6 +174,13 @@ pub fn kind_name(k: EdgeKind) -> &'static str {
         REQ_GOT_OFFSET64 => "RequestGOTOffset64",
         REQ_GOT_OFFSET32 => "RequestGOTOffset32",
         REQ_PLT_OFFSET64 => "RequestPLTOffset64",
+        SUBTRAHEND => "Subtrahend",
+        DELTA64_PAIR => "Delta64Pair",
+        DELTA32_PAIR => "Delta32Pair",
+        IMAGE_REL32 => "ImageRelative32",
+        SECREL32 => "SectionRelative32",
+        SECREL7 => "SectionRelative7",
+        SECTION_INDEX16 => "SectionIndex16",
         _ => "Unknown",
     }
 }

@@ -131,7 +131,52 @@ pub fn apply_fixup(kind: EdgeKind, block: &mut [u8], offset: usize, v: &FixupInp
                 Err(FixupError::OutOfRange { value: x, range: "a signed 32-bit field" })
             }
         }
+        // Container kinds (Mach-O, COFF): B already folded into A.
+        DELTA64_PAIR => {
+            *field::<8>(block, offset)? = ((s + a) as u64).to_le_bytes();
+            Ok(())
+        }
+        DELTA32_PAIR => write_i32(block, offset, s + a),
+        IMAGE_REL32 | SECREL32 => {
+            let x = s + a;
+            let x =
+                u32::try_from(x).map_err(|_| FixupError::OutOfRange { value: x, range: "an unsigned 32-bit field" })?;
+            *field::<4>(block, offset)? = x.to_le_bytes();
+            Ok(())
+        }
+        SECREL7 => {
+            let x = s + a;
+            if !(0..0x80).contains(&x) {
+                return Err(FixupError::OutOfRange { value: x, range: "an unsigned 7-bit field" });
+            }
+            let f = field::<1>(block, offset)?;
+            f[0] = (f[0] & 0x80) | x as u8;
+            Ok(())
+        }
+        SECTION_INDEX16 => {
+            let x =
+                u16::try_from(a).map_err(|_| FixupError::OutOfRange { value: a, range: "a 16-bit section index" })?;
+            *field::<2>(block, offset)? = x.to_le_bytes();
+            Ok(())
+        }
         _ => Err(FixupError::Unlowered),
+    }
+}
+
+/// True when the 4-byte field at `offset` is the rel32 of a direct branch:
+/// `call rel32` (e8), `jmp rel32` (e9) or `jcc rel32` (0f 80..8f) (Intel SDM
+/// vol. 2, CALL/JMP/Jcc). A RIP-relative memory operand's field follows a
+/// ModRM byte with mod 00 and r/m 101 (05, 0d, ..., 3d), never one of these,
+/// so a container whose one pc-relative relocation serves calls and data
+/// (COFF IMAGE_REL_AMD64_REL32) can route only branches through a stub.
+pub fn is_rel32_branch(block: &[u8], offset: usize) -> bool {
+    if offset < 1 || block.len() < offset.saturating_add(4) {
+        return false;
+    }
+    match block[offset - 1] {
+        0xe8 | 0xe9 => true,
+        0x80..=0x8f => offset >= 2 && block[offset - 2] == 0x0f,
+        _ => false,
     }
 }
 
@@ -275,5 +320,58 @@ mod tests {
         let far = FixupInput { bypass: Some(0x7f00_0000_0000), ..v };
         apply_fixup(BRANCH32_TO_STUB_BYPASSABLE, &mut buf, 0, &far).unwrap();
         assert_eq!(i32::from_le_bytes(buf), 0x5000 - 4 - 0x1000);
+    }
+}
+
+#[cfg(test)]
+mod container_kind_tests {
+    use super::*;
+
+    fn input(p: u64, s: u64, a: i64) -> FixupInput {
+        FixupInput { p, s, a, got: 0, size: 0, bypass: None }
+    }
+
+    #[test]
+    fn pair_kinds_compute_s_plus_folded_a() {
+        // B = 0x1000 already folded: A = 8 - 0x1000.
+        let mut buf = [0u8; 8];
+        apply_fixup(DELTA64_PAIR, &mut buf, 0, &input(0, 0x800, 8 - 0x1000)).unwrap();
+        assert_eq!(i64::from_le_bytes(buf), 0x800 + 8 - 0x1000);
+        let mut buf = [0u8; 4];
+        apply_fixup(DELTA32_PAIR, &mut buf, 0, &input(0, 0x800, -0x1000)).unwrap();
+        assert_eq!(i32::from_le_bytes(buf), -0x800);
+        assert!(apply_fixup(DELTA32_PAIR, &mut buf, 0, &input(0, 0x8000_0000, 0)).is_err());
+        apply_fixup(IMAGE_REL32, &mut buf, 0, &input(0, 0x7f00_0000_1234, -0x7f00_0000_0000)).unwrap();
+        assert_eq!(u32::from_le_bytes(buf), 0x1234);
+        assert!(apply_fixup(IMAGE_REL32, &mut buf, 0, &input(0, 0x1000, -0x1001)).is_err());
+        assert!(apply_fixup(SECREL32, &mut buf, 0, &input(0, 0x1_0000_0000, 0)).is_err());
+    }
+
+    #[test]
+    fn secrel7_keeps_the_top_bit() {
+        let mut buf = [0x80u8];
+        apply_fixup(SECREL7, &mut buf, 0, &input(0, 0x1010, -0x1000)).unwrap();
+        assert_eq!(buf[0], 0x90);
+        assert!(apply_fixup(SECREL7, &mut buf, 0, &input(0, 0x80, 0)).is_err());
+        assert!(apply_fixup(SECREL7, &mut buf, 0, &input(0, 0, -1)).is_err());
+    }
+
+    #[test]
+    fn section_index_is_the_addend() {
+        let mut buf = [0u8; 2];
+        apply_fixup(SECTION_INDEX16, &mut buf, 0, &input(0, 0xdead, 3)).unwrap();
+        assert_eq!(buf, [3, 0]);
+        assert!(apply_fixup(SECTION_INDEX16, &mut buf, 0, &input(0, 0, 0x1_0000)).is_err());
+        assert_eq!(apply_fixup(SUBTRAHEND, &mut buf, 0, &input(0, 0, 0)), Err(FixupError::Unlowered));
+    }
+
+    #[test]
+    fn rel32_branch_forms() {
+        assert!(is_rel32_branch(&[0xe8, 0, 0, 0, 0], 1));
+        assert!(is_rel32_branch(&[0xe9, 0, 0, 0, 0], 1));
+        assert!(is_rel32_branch(&[0x0f, 0x84, 0, 0, 0, 0], 2));
+        assert!(!is_rel32_branch(&[0x48, 0x8d, 0x05, 0, 0, 0, 0], 3));
+        assert!(!is_rel32_branch(&[0x84, 0, 0, 0, 0], 1));
+        assert!(!is_rel32_branch(&[0xe8, 0, 0], 1));
     }
 }

@@ -339,12 +339,15 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
     Ok(bld.out)
 }
 
-/// Runs after allocation and resolution, before fixups (nothing on x86-64:
-/// relaxation happens in the fixups themselves).
+/// Runs after allocation and resolution, before fixups: folds
+/// [`SUBTRAHEND`] edges into their pairs ([`fold_subtrahends`]) and the
+/// thread-local template's start into DTPOFF edges (relaxation happens in
+/// the fixups themselves).
 ///
 /// # Errors
 /// None.
 pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
+    fold_subtrahends(g);
     // The thread-local template: where it starts, how big, how aligned.
     let mut start = u64::MAX;
     let (mut end, mut align) = (0u64, 1u64);
@@ -397,4 +400,74 @@ pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Folds every [`SUBTRAHEND`] edge of a live block into the pair-kind edge
+/// ([`is_pair_kind`]) at the same offset: that edge's addend becomes
+/// `A - B` (B the subtrahend's target address plus its own addend, known
+/// after resolution) and
+/// the subtrahend becomes [`KEEP_ALIVE`]. A subtrahend with no pair stays a
+/// request, which the fixup refuses ([`crate::arch::FixupError::Unlowered`]).
+pub fn fold_subtrahends(g: &mut LinkGraph<'_>) {
+    for bi in 0..g.blocks.len() {
+        if !g.blocks[bi].live || !g.blocks[bi].edges.iter().any(|e| e.kind == SUBTRAHEND) {
+            continue;
+        }
+        let mut edges = std::mem::take(&mut g.blocks[bi].edges);
+        for i in 0..edges.len() {
+            if edges[i].kind != SUBTRAHEND {
+                continue;
+            }
+            let at = edges[i].offset;
+            let Some(j) = (0..edges.len()).find(|&j| edges[j].offset == at && is_pair_kind(edges[j].kind)) else {
+                continue;
+            };
+            let b = g.symbol_addr(edges[i].target).wrapping_add(edges[i].addend as u64);
+            edges[j].addend = edges[j].addend.wrapping_sub(b as i64);
+            edges[i].kind = KEEP_ALIVE;
+        }
+        g.blocks[bi].edges = edges;
+    }
+}
+
+#[cfg(test)]
+mod fold_tests {
+    use super::*;
+    use crate::graph::{Linkage, Scope, Symbol, SymbolKind};
+
+    #[test]
+    fn subtrahend_folds_into_its_pair_only() {
+        let mut names = Interner::new();
+        let mut g = LinkGraph::new(8, true);
+        let f = g.add_file("a.o".into());
+        let sec = g.add_section(names.intern(b"__data"), f, Prot::ReadWrite, SectionRole::Regular);
+        static BYTES: [u8; 16] = [0; 16];
+        let b = g.add_block(sec, Content::Borrowed(&BYTES), 16, 8);
+        g.blocks[b.index()].addr = 0x5000;
+        let abs = |g: &mut LinkGraph<'_>, v: u64| {
+            g.add_symbol(Symbol {
+                name: None,
+                file: f,
+                block: None,
+                value: v,
+                size: 0,
+                linkage: Linkage::Strong,
+                scope: Scope::Local,
+                kind: SymbolKind::Absolute,
+                callable: false,
+                resolved: true,
+                target_flags: 0,
+            })
+        };
+        let (s, bsym) = (abs(&mut g, 0x9000), abs(&mut g, 0x1000));
+        let e = |offset, kind, target, addend| Edge { offset, target, kind, origin: 0, addend };
+        g.blocks[b.index()].edges.push(e(0, DELTA64_PAIR, s, 8));
+        g.blocks[b.index()].edges.push(e(0, SUBTRAHEND, bsym, 0));
+        g.blocks[b.index()].edges.push(e(8, SUBTRAHEND, bsym, 0)); // no pair
+        fold_subtrahends(&mut g);
+        let edges = &g.blocks[b.index()].edges;
+        assert_eq!((edges[0].kind, edges[0].addend), (DELTA64_PAIR, 8 - 0x1000));
+        assert_eq!(edges[1].kind, KEEP_ALIVE);
+        assert_eq!(edges[2].kind, SUBTRAHEND);
+    }
 }

@@ -3,11 +3,16 @@
 //! tables "Static Data relocations" through "Dynamic relocations"; PLT32
 //! and GOTPCREL32 from the 2023Q3 and later releases).
 //!
-//! Every static, non-TLS relocation of LP64 is mapped. Thread-local
-//! storage relocations (R_AARCH64_TLS*) are refused for now with "thread-
-//! local storage relocations are not supported yet"; dynamic relocations
-//! cannot appear in a relocatable object; ILP32 (`R_AARCH64_P32_*`)
-//! relocations belong to ELFCLASS32 objects, which are not linked.
+//! Every static relocation of LP64 is mapped. Thread-local storage
+//! (AAELF64 §5.7.11) is served for the general dynamic (TLSGD_*), local
+//! dynamic (TLSLD_*, including the DTPREL ones) and descriptor (TLSDESC_*)
+//! models through the link's pairs and descriptors
+//! ([`crate::arch::tls`]); initial exec (TLSIE_*) and local exec
+//! (TLSLE_*) need the process's static TLS block and are refused with the
+//! model and the way out ([`crate::arch::tls::INITIAL_EXEC`],
+//! [`crate::arch::tls::LOCAL_EXEC`]). Dynamic relocations cannot appear in
+//! a relocatable object; ILP32 (`R_AARCH64_P32_*`) relocations belong to
+//! ELFCLASS32 objects, which are not linked.
 //!
 //! Instruction relocations are meant for SHT_RELA (every AArch64
 //! toolchain emits RELA): an SHT_REL section would make the builder read
@@ -96,7 +101,50 @@ pub fn map(r_type: u32) -> Result<Mapping, &'static str> {
         311 => insn(REQ_GOT_PAGE21),
         312 => insn(REQ_GOT_LO12),
         313 => insn_got(REQ_GOT_PAGE_LO15),
-        512..=573 => return Err("thread-local storage relocations are not supported yet"),
+        // Thread-local storage: general dynamic.
+        512 => insn(REQ_TLSGD_ADR21),
+        513 => insn(REQ_TLSGD_PAGE21),
+        514 => insn(REQ_TLSGD_ADD_LO12),
+        515 => insn_got(REQ_TLSGD_MOVW_G1),
+        516 => insn_got(REQ_TLSGD_MOVW_G0_NC),
+        // Local dynamic: the module's pair, then offsets in the block.
+        517 => insn(REQ_TLSLD_ADR21),
+        518 => insn(REQ_TLSLD_PAGE21),
+        519 => insn(REQ_TLSLD_ADD_LO12),
+        520 => insn_got(REQ_TLSLD_MOVW_G1),
+        521 => insn_got(REQ_TLSLD_MOVW_G0_NC),
+        522 => insn(REQ_TLSLD_LDR_LITERAL19),
+        523 => insn(REQ_DTPREL_MOVW_G2),
+        524 => insn(REQ_DTPREL_MOVW_G1),
+        525 => insn(REQ_DTPREL_MOVW_G1_NC),
+        526 => insn(REQ_DTPREL_MOVW_G0),
+        527 => insn(REQ_DTPREL_MOVW_G0_NC),
+        528 => insn(REQ_DTPREL_ADD_HI12),
+        529 => insn(REQ_DTPREL_ADD_LO12),
+        530 => insn(REQ_DTPREL_ADD_LO12_NC),
+        531 => insn(REQ_DTPREL_LDST8_LO12),
+        532 => insn(REQ_DTPREL_LDST8_LO12_NC),
+        533 => insn(REQ_DTPREL_LDST16_LO12),
+        534 => insn(REQ_DTPREL_LDST16_LO12_NC),
+        535 => insn(REQ_DTPREL_LDST32_LO12),
+        536 => insn(REQ_DTPREL_LDST32_LO12_NC),
+        537 => insn(REQ_DTPREL_LDST64_LO12),
+        538 => insn(REQ_DTPREL_LDST64_LO12_NC),
+        572 => insn(REQ_DTPREL_LDST128_LO12),
+        573 => insn(REQ_DTPREL_LDST128_LO12_NC),
+        // Descriptors; LDR, ADD and CALL only mark the sequence for
+        // relaxation, which a JIT does not do.
+        560 => insn(REQ_TLSDESC_LDR_LITERAL19),
+        561 => insn(REQ_TLSDESC_ADR21),
+        562 => insn(REQ_TLSDESC_PAGE21),
+        563 => insn(REQ_TLSDESC_LD64_LO12),
+        564 => insn(REQ_TLSDESC_ADD_LO12),
+        565 => insn_got(REQ_TLSDESC_MOVW_G1),
+        566 => insn_got(REQ_TLSDESC_MOVW_G0_NC),
+        567..=569 => m(KEEP_ALIVE, 0, false, Symbol),
+        // Initial exec and local exec: the static TLS block.
+        539..=543 => return Err(crate::arch::tls::INITIAL_EXEC),
+        544..=559 | 570 | 571 => return Err(crate::arch::tls::LOCAL_EXEC),
         1024..=1032 => return Err("dynamic relocation in a relocatable object"),
         0x244 | 0x411 => return Err("pointer authentication (PAuth ABI) relocations are not supported"),
         1..=255 => return Err("ILP32 relocation in an LP64 (ELFCLASS64) object"),
@@ -304,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn every_static_type_maps_tls_does_not() {
+    fn every_static_type_maps() {
         for t in 257..=315u32 {
             let named = reloc_name(t as u16).starts_with("R_");
             assert_eq!(map(t).is_ok(), named, "{}", reloc_name(t as u16));
@@ -314,13 +362,49 @@ mod tests {
             }
         }
         assert!(map(0).is_ok() && map(256).is_ok());
-        for t in [512u32, 541, 542, 550, 560, 569, 573] {
-            assert_eq!(map(t), Err("thread-local storage relocations are not supported yet"), "{t}");
-        }
         assert_eq!(map(1026), Err("dynamic relocation in a relocatable object"));
         assert!(map(281).is_err() && map(5000).is_err());
         assert_eq!(map(283).unwrap().kind, BRANCH26);
         assert_eq!(map(311).unwrap().kind, REQ_GOT_PAGE21);
         assert_eq!(map(313).unwrap().target, Target::SymbolNeedsGot);
+    }
+
+    /// Every TLS type: general dynamic, local dynamic and descriptors map
+    /// (to requests, or markers), initial exec and local exec are refused
+    /// naming the model and the way out.
+    #[test]
+    fn tls_types_map_or_name_the_model() {
+        use crate::arch::tls::{INITIAL_EXEC, LOCAL_EXEC};
+        for t in 512..=573u32 {
+            let name = reloc_name(t as u16);
+            let ie = name.contains("TLSIE_");
+            let le = name.contains("TLSLE_");
+            match map(t) {
+                Ok(mp) => {
+                    assert!(!ie && !le, "{name} must be refused");
+                    assert_eq!(mp.width, if (567..=569).contains(&t) { 0 } else { 4 }, "{name}");
+                    let lowered = tls_request(mp.kind).is_some() || dtprel_request(mp.kind).is_some();
+                    assert!(lowered || mp.kind == KEEP_ALIVE, "{name} maps to {}", kind_name(mp.kind));
+                    // TLSDESC_LDR, TLSDESC_ADD, TLSDESC_CALL: markers only.
+                    assert_eq!(mp.kind == KEEP_ALIVE, (567..=569).contains(&t), "{name}");
+                }
+                Err(e) => {
+                    assert!(ie || le, "{name} must map: {e}");
+                    assert_eq!(e, if ie { INITIAL_EXEC } else { LOCAL_EXEC }, "{name}");
+                    assert!(e.contains("-fPIC") && e.contains("-ftls-model=global-dynamic"));
+                }
+            }
+        }
+        // The psABI formula's pieces, by name.
+        assert_eq!(map(elf::R_AARCH64_TLSDESC_ADR_PAGE21).unwrap().kind, REQ_TLSDESC_PAGE21);
+        assert_eq!(map(elf::R_AARCH64_TLSDESC_LD64_LO12).unwrap().kind, REQ_TLSDESC_LD64_LO12);
+        assert_eq!(map(elf::R_AARCH64_TLSDESC_ADD_LO12).unwrap().kind, REQ_TLSDESC_ADD_LO12);
+        assert_eq!(map(elf::R_AARCH64_TLSDESC_CALL).unwrap().kind, KEEP_ALIVE);
+        assert_eq!(map(elf::R_AARCH64_TLSGD_ADR_PAGE21).unwrap().kind, REQ_TLSGD_PAGE21);
+        assert_eq!(map(elf::R_AARCH64_TLSGD_ADD_LO12_NC).unwrap().kind, REQ_TLSGD_ADD_LO12);
+        assert_eq!(map(elf::R_AARCH64_TLSLD_ADD_DTPREL_HI12).unwrap().kind, REQ_DTPREL_ADD_HI12);
+        assert_eq!(map(elf::R_AARCH64_TLSLD_LDST128_DTPREL_LO12_NC).unwrap().kind, REQ_DTPREL_LDST128_LO12_NC);
+        assert_eq!(map(elf::R_AARCH64_TLSGD_MOVW_G1).unwrap().target, Target::SymbolNeedsGot);
+        assert_eq!(map(elf::R_AARCH64_TLSDESC_OFF_G0_NC).unwrap().target, Target::SymbolNeedsGot);
     }
 }

@@ -140,9 +140,73 @@ pub const R_PPC64_TOC16_LO_DS: u32 = 64;
 pub const R_PPC64_PLTGOT16_DS: u32 = 65;
 /// `R_PPC64_PLTGOT16_LO_DS`.
 pub const R_PPC64_PLTGOT16_LO_DS: u32 = 66;
-/// `R_PPC64_TLS` (first of the TLS block 67–108).
+/// `R_PPC64_TLS`: marker on an initial-exec access (`add r9,r9,x@tls`).
 pub const R_PPC64_TLS: u32 = 67;
-/// `R_PPC64_TLSLD` (last of the TLS block 67–108).
+/// `R_PPC64_DTPMOD64`: doubleword64, the module of `S`.
+pub const R_PPC64_DTPMOD64: u32 = 68;
+/// `R_PPC64_TPREL16`: half16, `S + A - tp` (local exec; 69–72 its #lo, #hi, #ha).
+pub const R_PPC64_TPREL16: u32 = 69;
+/// `R_PPC64_TPREL16_HA`.
+pub const R_PPC64_TPREL16_HA: u32 = 72;
+/// `R_PPC64_TPREL64`: doubleword64, `S + A - tp` (a TOC entry of initial exec).
+pub const R_PPC64_TPREL64: u32 = 73;
+/// `R_PPC64_DTPREL16`: half16, `DTPREL(S + A)`.
+pub const R_PPC64_DTPREL16: u32 = 74;
+/// `R_PPC64_DTPREL16_LO`.
+pub const R_PPC64_DTPREL16_LO: u32 = 75;
+/// `R_PPC64_DTPREL16_HI`.
+pub const R_PPC64_DTPREL16_HI: u32 = 76;
+/// `R_PPC64_DTPREL16_HA`.
+pub const R_PPC64_DTPREL16_HA: u32 = 77;
+/// `R_PPC64_DTPREL64`: doubleword64, `DTPREL(S + A)`.
+pub const R_PPC64_DTPREL64: u32 = 78;
+/// `R_PPC64_GOT_TLSGD16`: half16, the `tls_index` of `S + A` - `.TOC.`.
+pub const R_PPC64_GOT_TLSGD16: u32 = 79;
+/// `R_PPC64_GOT_TLSGD16_LO`.
+pub const R_PPC64_GOT_TLSGD16_LO: u32 = 80;
+/// `R_PPC64_GOT_TLSGD16_HI`.
+pub const R_PPC64_GOT_TLSGD16_HI: u32 = 81;
+/// `R_PPC64_GOT_TLSGD16_HA`.
+pub const R_PPC64_GOT_TLSGD16_HA: u32 = 82;
+/// `R_PPC64_GOT_TLSLD16`: half16, the module's `tls_index` - `.TOC.`.
+pub const R_PPC64_GOT_TLSLD16: u32 = 83;
+/// `R_PPC64_GOT_TLSLD16_LO`.
+pub const R_PPC64_GOT_TLSLD16_LO: u32 = 84;
+/// `R_PPC64_GOT_TLSLD16_HI`.
+pub const R_PPC64_GOT_TLSLD16_HI: u32 = 85;
+/// `R_PPC64_GOT_TLSLD16_HA`.
+pub const R_PPC64_GOT_TLSLD16_HA: u32 = 86;
+/// `R_PPC64_GOT_TPREL16_DS`: initial exec (87–90 its forms).
+pub const R_PPC64_GOT_TPREL16_DS: u32 = 87;
+/// `R_PPC64_GOT_TPREL16_HA`.
+pub const R_PPC64_GOT_TPREL16_HA: u32 = 90;
+/// `R_PPC64_GOT_DTPREL16_DS`: half16ds, a GOT entry holding `DTPREL(S + A)` - `.TOC.`.
+pub const R_PPC64_GOT_DTPREL16_DS: u32 = 91;
+/// `R_PPC64_GOT_DTPREL16_LO_DS`.
+pub const R_PPC64_GOT_DTPREL16_LO_DS: u32 = 92;
+/// `R_PPC64_GOT_DTPREL16_HI`.
+pub const R_PPC64_GOT_DTPREL16_HI: u32 = 93;
+/// `R_PPC64_GOT_DTPREL16_HA`.
+pub const R_PPC64_GOT_DTPREL16_HA: u32 = 94;
+/// `R_PPC64_TPREL16_DS`: local exec (95–100: DS, LO_DS, HIGHER, HIGHERA, HIGHEST, HIGHESTA).
+pub const R_PPC64_TPREL16_DS: u32 = 95;
+/// `R_PPC64_TPREL16_HIGHESTA`.
+pub const R_PPC64_TPREL16_HIGHESTA: u32 = 100;
+/// `R_PPC64_DTPREL16_DS`.
+pub const R_PPC64_DTPREL16_DS: u32 = 101;
+/// `R_PPC64_DTPREL16_LO_DS`.
+pub const R_PPC64_DTPREL16_LO_DS: u32 = 102;
+/// `R_PPC64_DTPREL16_HIGHER`.
+pub const R_PPC64_DTPREL16_HIGHER: u32 = 103;
+/// `R_PPC64_DTPREL16_HIGHERA`.
+pub const R_PPC64_DTPREL16_HIGHERA: u32 = 104;
+/// `R_PPC64_DTPREL16_HIGHEST`.
+pub const R_PPC64_DTPREL16_HIGHEST: u32 = 105;
+/// `R_PPC64_DTPREL16_HIGHESTA`.
+pub const R_PPC64_DTPREL16_HIGHESTA: u32 = 106;
+/// `R_PPC64_TLSGD`: marker on the `bl __tls_get_addr` of a general dynamic access.
+pub const R_PPC64_TLSGD: u32 = 107;
+/// `R_PPC64_TLSLD`: marker on the `bl __tls_get_addr` of a local dynamic access.
 pub const R_PPC64_TLSLD: u32 = 108;
 /// `R_PPC64_TOCSAVE`: marker on the prologue's `std r2,24(r1)`.
 pub const R_PPC64_TOCSAVE: u32 = 109;
@@ -150,9 +214,13 @@ pub const R_PPC64_TOCSAVE: u32 = 109;
 pub const R_PPC64_ADDR16_HIGH: u32 = 110;
 /// `R_PPC64_ADDR16_HIGHA`: half16, `#higha(S + A)` (unchecked `#ha`).
 pub const R_PPC64_ADDR16_HIGHA: u32 = 111;
-/// `R_PPC64_TPREL16_HIGH` (TLS).
+/// `R_PPC64_TPREL16_HIGH` (local exec).
 pub const R_PPC64_TPREL16_HIGH: u32 = 112;
-/// `R_PPC64_DTPREL16_HIGHA` (TLS).
+/// `R_PPC64_TPREL16_HIGHA` (local exec).
+pub const R_PPC64_TPREL16_HIGHA: u32 = 113;
+/// `R_PPC64_DTPREL16_HIGH`: half16, `#high(DTPREL(S + A))`.
+pub const R_PPC64_DTPREL16_HIGH: u32 = 114;
+/// `R_PPC64_DTPREL16_HIGHA`: half16, `#higha(DTPREL(S + A))`.
 pub const R_PPC64_DTPREL16_HIGHA: u32 = 115;
 /// `R_PPC64_REL24_NOTOC`: like REL24 from code where r2 is not the TOC pointer.
 pub const R_PPC64_REL24_NOTOC: u32 = 116;
@@ -208,9 +276,17 @@ pub const R_PPC64_REL16_HIGHESTA34: u32 = 143;
 pub const R_PPC64_D28: u32 = 144;
 /// `R_PPC64_PCREL28`: prefix28, `S + A - P`.
 pub const R_PPC64_PCREL28: u32 = 145;
-/// `R_PPC64_TPREL34` (first of the Power10 TLS block 146–151).
+/// `R_PPC64_TPREL34`: prefix34, `S + A - tp` (local exec).
 pub const R_PPC64_TPREL34: u32 = 146;
-/// `R_PPC64_GOT_DTPREL_PCREL34` (last of the Power10 TLS block).
+/// `R_PPC64_DTPREL34`: prefix34, `DTPREL(S + A)`.
+pub const R_PPC64_DTPREL34: u32 = 147;
+/// `R_PPC64_GOT_TLSGD_PCREL34`: prefix34, the `tls_index` of `S + A` - P.
+pub const R_PPC64_GOT_TLSGD_PCREL34: u32 = 148;
+/// `R_PPC64_GOT_TLSLD_PCREL34`: prefix34, the module's `tls_index` - P.
+pub const R_PPC64_GOT_TLSLD_PCREL34: u32 = 149;
+/// `R_PPC64_GOT_TPREL_PCREL34`: prefix34, initial exec.
+pub const R_PPC64_GOT_TPREL_PCREL34: u32 = 150;
+/// `R_PPC64_GOT_DTPREL_PCREL34`: prefix34, a GOT entry holding `DTPREL(S + A)` - P.
 pub const R_PPC64_GOT_DTPREL_PCREL34: u32 = 151;
 /// `R_PPC64_REL16_HIGH`: half16, `#high(S + A - P)`.
 pub const R_PPC64_REL16_HIGH: u32 = 240;
@@ -243,8 +319,6 @@ pub const R_PPC64_GNU_VTINHERIT: u32 = 253;
 /// `R_PPC64_GNU_VTENTRY` (C++ vtable GC marker).
 pub const R_PPC64_GNU_VTENTRY: u32 = 254;
 
-const TLS: &str = "thread-local storage relocations are not supported yet";
-
 const fn m(kind: EdgeKind, width: u8, signed: bool, target: Target) -> Mapping {
     Mapping { kind, width, signed, target }
 }
@@ -262,6 +336,15 @@ const fn h(kind: EdgeKind, target: Target) -> Mapping {
 /// ([`crate::arch::ppc64::got_plt`]) lowers to TOC- or PC-relative fixups
 /// against a GOT entry; `REL24` is a request lowered to a direct branch, a
 /// branch through a TOC-saving call stub, or a branch through a veneer.
+///
+/// Thread-local storage (ELFv2 ABI §3.7, [`crate::arch::tls`]): general
+/// dynamic (`GOT_TLSGD16*`, `GOT_TLSGD_PCREL34`, the `TLSGD` marker on the
+/// `bl __tls_get_addr`, which is an ordinary external call), local dynamic
+/// (`GOT_TLSLD16*`, `GOT_TLSLD_PCREL34`, `TLSLD`, `DTPREL*`,
+/// `GOT_DTPREL*`) and `DTPMOD64` are served; initial exec
+/// (`GOT_TPREL16*`, `GOT_TPREL_PCREL34`, the `TLS` marker, `TPREL64`) and
+/// local exec (`TPREL16*`, `TPREL34`) are refused naming the model and the
+/// way out.
 pub fn map(r_type: u32) -> Result<Mapping, &'static str> {
     use Target::*;
     Ok(match r_type {
@@ -344,9 +427,47 @@ pub fn map(r_type: u32) -> Result<Mapping, &'static str> {
         R_PPC64_REL16_LO => h(REL16_LO, Symbol),
         R_PPC64_REL16_HI => h(REL16_HI, Symbol),
         R_PPC64_REL16_HA => h(REL16_HA, Symbol),
-        R_PPC64_TLS..=R_PPC64_TLSLD
-        | R_PPC64_TPREL16_HIGH..=R_PPC64_DTPREL16_HIGHA
-        | R_PPC64_TPREL34..=R_PPC64_GOT_DTPREL_PCREL34 => return Err(TLS),
+        R_PPC64_DTPMOD64 => m(REQ_TLS_DTPMOD64, 8, true, Symbol),
+        R_PPC64_DTPREL64 => m(REQ_DTPREL64, 8, true, Symbol),
+        R_PPC64_DTPREL16 => h(REQ_DTPREL16, Symbol),
+        R_PPC64_DTPREL16_LO => h(REQ_DTPREL16_LO, Symbol),
+        R_PPC64_DTPREL16_HI => h(REQ_DTPREL16_HI, Symbol),
+        R_PPC64_DTPREL16_HA => h(REQ_DTPREL16_HA, Symbol),
+        R_PPC64_DTPREL16_DS => h(REQ_DTPREL16_DS, Symbol),
+        R_PPC64_DTPREL16_LO_DS => h(REQ_DTPREL16_LO_DS, Symbol),
+        R_PPC64_DTPREL16_HIGHER => h(REQ_DTPREL16_HIGHER, Symbol),
+        R_PPC64_DTPREL16_HIGHERA => h(REQ_DTPREL16_HIGHERA, Symbol),
+        R_PPC64_DTPREL16_HIGHEST => h(REQ_DTPREL16_HIGHEST, Symbol),
+        R_PPC64_DTPREL16_HIGHESTA => h(REQ_DTPREL16_HIGHESTA, Symbol),
+        R_PPC64_DTPREL16_HIGH => h(REQ_DTPREL16_HIGH, Symbol),
+        R_PPC64_DTPREL16_HIGHA => h(REQ_DTPREL16_HIGHA, Symbol),
+        R_PPC64_GOT_TLSGD16 => h(REQ_GOT_TLSGD16, SymbolNeedsGot),
+        R_PPC64_GOT_TLSGD16_LO => h(REQ_GOT_TLSGD16_LO, SymbolNeedsGot),
+        R_PPC64_GOT_TLSGD16_HI => h(REQ_GOT_TLSGD16_HI, SymbolNeedsGot),
+        R_PPC64_GOT_TLSGD16_HA => h(REQ_GOT_TLSGD16_HA, SymbolNeedsGot),
+        R_PPC64_GOT_TLSLD16 => h(REQ_GOT_TLSLD16, SymbolNeedsGot),
+        R_PPC64_GOT_TLSLD16_LO => h(REQ_GOT_TLSLD16_LO, SymbolNeedsGot),
+        R_PPC64_GOT_TLSLD16_HI => h(REQ_GOT_TLSLD16_HI, SymbolNeedsGot),
+        R_PPC64_GOT_TLSLD16_HA => h(REQ_GOT_TLSLD16_HA, SymbolNeedsGot),
+        R_PPC64_GOT_DTPREL16_DS => h(REQ_GOT_DTPREL16_DS, SymbolNeedsGot),
+        R_PPC64_GOT_DTPREL16_LO_DS => h(REQ_GOT_DTPREL16_LO_DS, SymbolNeedsGot),
+        R_PPC64_GOT_DTPREL16_HI => h(REQ_GOT_DTPREL16_HI, SymbolNeedsGot),
+        R_PPC64_GOT_DTPREL16_HA => h(REQ_GOT_DTPREL16_HA, SymbolNeedsGot),
+        // Mark the `bl __tls_get_addr` (whose REL24 is at the same offset)
+        // for the linker's TLS optimisations, which a JIT does not do.
+        R_PPC64_TLSGD | R_PPC64_TLSLD => m(KEEP_ALIVE, 0, false, Symbol),
+        R_PPC64_DTPREL34 => m(REQ_DTPREL34, 8, true, Symbol),
+        R_PPC64_GOT_TLSGD_PCREL34 => m(REQ_GOT_TLSGD_PCREL34, 8, true, Symbol),
+        R_PPC64_GOT_TLSLD_PCREL34 => m(REQ_GOT_TLSLD_PCREL34, 8, true, Symbol),
+        R_PPC64_GOT_DTPREL_PCREL34 => m(REQ_GOT_DTPREL_PCREL34, 8, true, Symbol),
+        R_PPC64_TLS | R_PPC64_TPREL64 | R_PPC64_GOT_TPREL16_DS..=R_PPC64_GOT_TPREL16_HA | R_PPC64_GOT_TPREL_PCREL34 => {
+            return Err(crate::arch::tls::INITIAL_EXEC)
+        }
+        R_PPC64_TPREL16..=R_PPC64_TPREL16_HA
+        | R_PPC64_TPREL16_DS..=R_PPC64_TPREL16_HIGHESTA
+        | R_PPC64_TPREL16_HIGH
+        | R_PPC64_TPREL16_HIGHA
+        | R_PPC64_TPREL34 => return Err(crate::arch::tls::LOCAL_EXEC),
         R_PPC64_COPY | R_PPC64_GLOB_DAT | R_PPC64_JMP_SLOT | R_PPC64_RELATIVE | R_PPC64_JMP_IREL
         | R_PPC64_IRELATIVE => return Err("dynamic relocation in a relocatable object"),
         R_PPC64_SECTOFF..=R_PPC64_SECTOFF_HA | R_PPC64_SECTOFF_DS | R_PPC64_SECTOFF_LO_DS => {
@@ -590,7 +711,7 @@ mod tests {
     }
 
     #[test]
-    fn every_emitted_type_maps_and_tls_is_refused() {
+    fn every_emitted_type_maps() {
         for t in [
             0u32, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 24, 25, 26, 29, 30, 31, 37, 38, 39, 40,
             41, 42, 43, 44, 47, 48, 49, 50, 51, 56, 57, 58, 59, 60, 63, 64, 109, 110, 111, 116, 117, 118, 119, 120,
@@ -599,9 +720,36 @@ mod tests {
         ] {
             assert!(map(t).is_ok(), "{}", reloc_name(t as u16));
         }
+        use crate::arch::tls::{INITIAL_EXEC, LOCAL_EXEC};
+        // TLS: initial exec and local exec refused by model, the rest served.
         for t in (67..=108).chain(112..=115).chain(146..=151) {
-            assert_eq!(map(t).unwrap_err(), TLS, "{}", reloc_name(t as u16));
+            let name = reloc_name(t as u16);
+            let ie = name.contains("GOT_TPREL") || name == "R_PPC64_TLS" || name == "R_PPC64_TPREL64";
+            let le = !ie && name.contains("TPREL") && !name.contains("DTPREL");
+            match map(t) {
+                Ok(mp) => {
+                    assert!(!ie && !le, "{name} must be refused");
+                    let k = mp.kind;
+                    let served = tls_got_request(k).is_some() || dtprel_request(k).is_some();
+                    assert!(served || k == REQ_TLS_DTPMOD64 || k == KEEP_ALIVE, "{name}: {}", kind_name(k));
+                    assert_eq!(k == KEEP_ALIVE, name == "R_PPC64_TLSGD" || name == "R_PPC64_TLSLD", "{name}");
+                    let width = if k == KEEP_ALIVE {
+                        0
+                    } else if t >= 146 || matches!(t, 68 | 78) {
+                        8
+                    } else {
+                        2
+                    };
+                    assert_eq!(mp.width, width, "{name}");
+                    let toc_relative = name.contains("GOT_") && !name.contains("PCREL34");
+                    assert_eq!(mp.target == Target::SymbolNeedsGot, toc_relative, "{name}");
+                }
+                Err(e) => assert_eq!(e, if ie { INITIAL_EXEC } else { LOCAL_EXEC }, "{name}"),
+            }
         }
+        assert_eq!(map(R_PPC64_GOT_TLSGD16_HA).unwrap().kind, REQ_GOT_TLSGD16_HA);
+        assert_eq!(map(R_PPC64_DTPREL16_LO).unwrap().kind, REQ_DTPREL16_LO);
+        assert_eq!(map(R_PPC64_GOT_TLSLD_PCREL34).unwrap().kind, REQ_GOT_TLSLD_PCREL34);
         for t in [19, 20, 21, 22, 27, 28, 33, 45, 46, 52, 61, 65, 247, 248, 18, 125, 200, 255, 1000] {
             assert!(map(t).is_err(), "{}", reloc_name(t as u16));
         }

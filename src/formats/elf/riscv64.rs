@@ -6,6 +6,14 @@
 //! [`crate::arch::riscv64::got_plt`] lowers; `R_RISCV_RELAX` and
 //! `R_RISCV_ALIGN` (whose symbol is index 0) become marker edges that the
 //! relaxation pass ([`crate::arch::riscv64::relax`]) consumes.
+//!
+//! Thread-local storage ([`crate::arch::tls`]): general dynamic
+//! (`R_RISCV_TLS_GD_HI20` with its `%pcrel_lo` partner and a call to
+//! `__tls_get_addr`; RISC-V has no separate local dynamic code) and TLS
+//! descriptors (`R_RISCV_TLSDESC_*`) are served, as are the DTPMOD64 and
+//! DTPREL32/64 data words; initial exec (`R_RISCV_TLS_GOT_HI20`) and local
+//! exec (`R_RISCV_TPREL_*`) need the process's static TLS block and are
+//! refused naming the model and the way out.
 
 use crate::arch::riscv64::edges::*;
 use crate::graph::EdgeKind;
@@ -16,9 +24,6 @@ pub use super::{Mapping, Target};
 const fn m(kind: EdgeKind, width: u8, signed: bool, target: Target) -> Mapping {
     Mapping { kind, width, signed, target }
 }
-
-/// Why thread-local relocations are refused (TLS is a later step).
-pub const TLS_NOT_YET: &str = "thread-local storage relocations are not supported yet";
 
 /// Maps an `r_type` to an edge; `Err` gives why it is not supported.
 ///
@@ -65,8 +70,19 @@ pub fn map(r_type: u32) -> Result<Mapping, &'static str> {
         59 => m(REQ_PLT32, 4, true, Symbol),
         60 => m(SET_ULEB128, 1, false, Symbol),
         61 => m(SUB_ULEB128, 1, false, Symbol),
-        6..=12 | 21 | 22 | 29..=32 | 49 | 50 | 62..=65 => return Err(TLS_NOT_YET),
-        3..=5 | 58 => return Err("dynamic relocation in a relocatable object"),
+        // Thread-local storage.
+        7 => m(REQ_TLS_DTPMOD64, 8, true, Symbol),
+        8 => m(REQ_DTPREL32, 4, false, Symbol),
+        9 => m(REQ_DTPREL64, 8, true, Symbol),
+        22 => m(REQ_TLS_GD_HI20, 4, true, Symbol),
+        62 => m(REQ_TLSDESC_HI20, 4, true, Symbol),
+        63 | 64 => m(REQ_PCREL_LO12_I, 4, true, Symbol),
+        // Marks the `JALR` to the resolver for relaxation only.
+        65 => m(KEEP_ALIVE, 0, false, Symbol),
+        21 => return Err(crate::arch::tls::INITIAL_EXEC),
+        10 | 11 | 29..=32 | 49 | 50 => return Err(crate::arch::tls::LOCAL_EXEC),
+        6 => return Err("R_RISCV_TLS_DTPMOD32 is an RV32 relocation in an RV64 (ELFCLASS64) object"),
+        3..=5 | 12 | 58 => return Err("dynamic relocation in a relocatable object"),
         46..=48 => return Err("obsolete relocation type (removed from the psABI)"),
         191 => return Err("vendor-specific relocations (R_RISCV_VENDOR) are not supported"),
         _ => return Err("unknown relocation type"),
@@ -163,15 +179,39 @@ mod tests {
         for t in required {
             assert!(map(t).is_ok(), "{}", reloc_name(t as u16));
         }
-        for t in [6u32, 7, 8, 9, 10, 11, 12, 21, 22, 29, 30, 31, 32, 62, 63, 64, 65] {
-            assert_eq!(map(t), Err(TLS_NOT_YET), "{}", reloc_name(t as u16));
-        }
         assert!(map(3).is_err() && map(58).is_err() && map(46).is_err() && map(200).is_err());
         assert_eq!(reloc_name(19), "R_RISCV_CALL_PLT");
         assert_eq!(reloc_name(65), "R_RISCV_TLSDESC_CALL");
         assert_eq!(reloc_name(191), "R_RISCV_VENDOR");
         assert_eq!(reloc_name(42), "type 42");
         assert_eq!(reloc_name(200), "type 200");
+    }
+
+    #[test]
+    fn tls_types_map_or_name_the_model() {
+        use crate::arch::tls::{INITIAL_EXEC, LOCAL_EXEC};
+        let served: &[(u32, EdgeKind)] = &[
+            (7, REQ_TLS_DTPMOD64),
+            (8, REQ_DTPREL32),
+            (9, REQ_DTPREL64),
+            (22, REQ_TLS_GD_HI20),
+            (62, REQ_TLSDESC_HI20),
+            (63, REQ_PCREL_LO12_I),
+            (64, REQ_PCREL_LO12_I),
+            (65, KEEP_ALIVE),
+        ];
+        for &(t, k) in served {
+            assert_eq!(map(t).map(|mp| mp.kind), Ok(k), "{}", reloc_name(t as u16));
+        }
+        assert_eq!(map(21), Err(INITIAL_EXEC), "R_RISCV_TLS_GOT_HI20");
+        for t in [10u32, 11, 29, 30, 31, 32, 49, 50] {
+            assert_eq!(map(t), Err(LOCAL_EXEC), "{}", reloc_name(t as u16));
+        }
+        for e in [INITIAL_EXEC, LOCAL_EXEC] {
+            assert!(e.contains("static TLS block") && e.contains("-fPIC") && e.contains("-ftls-model=global-dynamic"));
+        }
+        assert!(map(6).unwrap_err().contains("RV32"));
+        assert_eq!(map(12), Err("dynamic relocation in a relocatable object"));
     }
 
     #[test]
