@@ -115,6 +115,9 @@ pub struct Section {
     /// Index of the section in its input file's section table
     /// (`u32::MAX` for sections a pass created).
     pub input_index: u32,
+    /// Lay this section out right after that block (a stub island next to
+    /// the branches that need it), not in name order.
+    pub follows: Option<BlockId>,
 }
 
 /// The bytes of a block.
@@ -342,6 +345,7 @@ impl<'a> LinkGraph<'a> {
             blocks: SmallVec::new(),
             keep: false,
             input_index: u32::MAX,
+            follows: None,
         });
         SectionId(self.sections.len() as u32 - 1)
     }

@@ -221,20 +221,44 @@ pub fn layout(g: &LinkGraph<'_>, arch: Arch) -> Layout {
         order.push((s.prot as u8, tls, f, i));
     }
     order.sort_unstable();
+    // Islands: sections laid out right after a given block.
+    let mut after: hashbrown::HashMap<BlockId, Vec<usize>> = hashbrown::HashMap::new();
+    for (i, s) in g.sections.iter().enumerate() {
+        if let Some(b) = s.follows {
+            after.entry(b).or_default().push(i);
+        }
+    }
     let mut request = AllocRequest::default();
     let mut placed = Vec::with_capacity(g.blocks.len());
-    for &(_, _, _, si) in &order {
+    fn place(
+        g: &LinkGraph<'_>,
+        si: usize,
+        after: &hashbrown::HashMap<BlockId, Vec<usize>>,
+        request: &mut AllocRequest,
+        placed: &mut Vec<(BlockId, Prot, u64)>,
+        depth: u32,
+    ) {
         let s = &g.sections[si];
-        let seg = &mut request.segments[s.prot.index()];
         for &b in &s.blocks {
             let blk = &g.blocks[b.index()];
             if !blk.live {
                 continue;
             }
+            let seg = &mut request.segments[s.prot.index()];
             let at = crate::memory::align_up(seg.size, blk.align);
             placed.push((b, s.prot, at));
             seg.size = at + blk.size;
             seg.align = seg.align.max(blk.align);
+            if let Some(islands) = after.get(&b).filter(|_| depth < 4) {
+                for &i in islands {
+                    place(g, i, after, request, placed, depth + 1);
+                }
+            }
+        }
+    }
+    for &(_, _, _, si) in &order {
+        if g.sections[si].follows.is_none() {
+            place(g, si, &after, &mut request, &mut placed, 0);
         }
     }
     request.low_2gib = g

@@ -90,8 +90,14 @@ struct Builder<'g, 'a> {
     names: &'g mut Interner,
     files: Vec<PerFile>,
     out: GotPlt,
-    /// Whether `B`/`BL` to symbols of the link need veneers.
-    far_code: bool,
+    /// Upper bound of the code's span: branches to the link's own symbols
+    /// in other blocks need veneers when it exceeds their range.
+    code_span: u64,
+    /// Veneers placed right after a branching block (its island), per
+    /// (block, target, addend).
+    islands: HashMap<(BlockId, SymbolId, i64), SymbolId>,
+    /// The island section of each branching block.
+    island_sections: HashMap<BlockId, SectionId>,
     tls: TlsBuilder,
 }
 
@@ -187,6 +193,36 @@ impl<'g, 'a> Builder<'g, 'a> {
         sym
     }
 
+    /// The island veneer of block `b` jumping to `target + addend`: a
+    /// veneer in a `$__STUBS` section laid out right after `b`, so every
+    /// branch of `b` reaches it (a block is far smaller than a branch's
+    /// range), whatever the rest of the code spans.
+    fn island_veneer(&mut self, b: BlockId, target: SymbolId, addend: i64) -> SymbolId {
+        if let Some(&s) = self.islands.get(&(b, target, addend)) {
+            return s;
+        }
+        let file = self.g.block_section(b).file;
+        let sec = match self.island_sections.get(&b) {
+            Some(&s) => s,
+            None => {
+                let name = self.names.intern(b"$__STUBS");
+                let s = self.g.add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
+                self.g.sections[s.index()].follows = Some(b);
+                self.island_sections.insert(b, s);
+                s
+            }
+        };
+        let nb = self.g.add_block(sec, Content::Borrowed(&VENEER_BYTES), VENEER_SIZE as u64, 8);
+        self.g.blocks[nb.index()].edges.push(Edge { offset: 0, target, kind: VENEER, origin: 0, addend });
+        let sym = self.g.add_anonymous(nb, 0, file);
+        let s = &mut self.g.symbols[sym.index()];
+        s.size = VENEER_SIZE as u64;
+        s.callable = true;
+        self.islands.insert((b, target, addend), sym);
+        self.out.stubs.push((file, target, sym, "veneer"));
+        sym
+    }
+
     /// The (symbol, addend) pairs of block `b` whose `ADRP`/`LDR` GOT loads
     /// are all relaxed: target defined in the link, at least one
     /// [`REQ_GOT_PAGE21`] and one [`REQ_GOT_LO12`], every `LDR` of the form
@@ -231,8 +267,19 @@ impl<'g, 'a> Builder<'g, 'a> {
                     // The edge keeps its addend: the fixup adds it to the
                     // final target when it bypasses the stub.
                     if self.g.is_defined_here(e.target) {
-                        if self.far_code && e.kind == BRANCH26 {
-                            e.target = self.veneer(file, key.0, key.1);
+                        // Branches to another block may be out of range
+                        // once the code exceeds the branch's reach: an
+                        // island veneer right after this block, bypassed
+                        // when the target is in range. (Within one block
+                        // the distance is fixed; the fixup checks it.)
+                        let reach = match e.kind {
+                            BRANCH26 | PLT32 => BRANCH26_REACH,
+                            BRANCH19 => 1 << 20,
+                            _ => 1 << 15,
+                        };
+                        let other_block = self.g.symbols[e.target.index()].block != Some(b);
+                        if other_block && self.code_span > reach && e.kind != PLT32 {
+                            e.target = self.island_veneer(b, key.0, key.1);
                         }
                     } else if self.g.symbols[e.target.index()].kind == SymbolKind::Absolute {
                         e.target = self.veneer(file, key.0, key.1);
@@ -300,13 +347,15 @@ impl Builder<'_, '_> {
 pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
     let nfiles = g.files.len();
     let block_count = g.blocks.len();
-    let far_code = code_span_bound(g) > BRANCH26_REACH;
+    let code_span = code_span_bound(g);
     let mut bld = Builder {
         g,
         names,
         files: (0..nfiles).map(|_| PerFile::default()).collect(),
         out: GotPlt::default(),
-        far_code,
+        code_span,
+        islands: HashMap::new(),
+        island_sections: HashMap::new(),
         tls: TlsBuilder::default(),
     };
     for i in 0..block_count {
@@ -517,10 +566,11 @@ mod tests {
         assert_eq!(t.g.blocks[veneer_block.index()].align, 8);
     }
 
-    /// A link whose code spans more than 128 MiB: `BL` to its own symbols
-    /// goes through veneers, bypassed when in range.
+    /// A link whose code spans more than 128 MiB: branches to its own
+    /// symbols in other blocks go through island veneers placed right
+    /// after the branching block, bypassed when in range.
     #[test]
-    fn far_code_gets_veneers_bypassed_when_in_range() {
+    fn far_code_gets_island_veneers_bypassed_when_in_range() {
         let mut t = graph(&CODE, 16);
         let text = t.text;
         let big_sec = t.g.add_section(t.names.intern(b".text.big"), t.file, Prot::ReadExec, SectionRole::Regular);
@@ -532,36 +582,36 @@ mod tests {
         edge(&mut t, 8, BRANCH19, far, 0);
         assert!(code_span_bound(&t.g) > BRANCH26_REACH);
         let out = build(&mut t.g, &mut t.names).unwrap();
-        assert_eq!(out.stubs.len(), 2, "veneers for B/BL only");
+        assert_eq!(out.stubs.len(), 1, "one island veneer for far (B/BL and B.cond share it); none within a block");
         assert!(out.stubs.iter().all(|s| s.3 == "veneer"));
         let e = edges(&t);
-        assert_eq!(e[2].2, far, "conditional branches get no veneer");
-        // Place: .text at 0x1000_0000, .text.big right after, veneers after it.
+        assert_eq!(e[0].2, near, "a branch within its own block needs no veneer");
+        assert_eq!(e[1].2, e[2].2, "the conditional branch uses the island too");
+        let island = t.g.symbols[e[1].2.index()].block.unwrap();
+        assert_eq!(t.g.block_section(island).follows, Some(text), "the island follows its block");
+        // Place: .text at 0x1000_0000 (16 bytes), its island right after,
+        // .text.big after that.
         let text_addr = 0x1000_0000u64;
-        let big_addr = text_addr + 16;
-        t.g.blocks[t.text.index()].addr = text_addr;
+        let island_addr = text_addr + 16;
+        let big_addr = island_addr + VENEER_SIZE as u64;
+        t.g.blocks[island.index()].addr = island_addr;
         t.g.blocks[big.index()].addr = big_addr;
-        let v_near = t.g.symbols[e[0].2.index()].block.unwrap();
-        let v_far = t.g.symbols[e[1].2.index()].block.unwrap();
-        t.g.blocks[v_near.index()].addr = big_addr + BRANCH26_REACH;
-        t.g.blocks[v_far.index()].addr = big_addr + BRANCH26_REACH + 16;
         let p = text_addr + 8;
         let far_addr = big_addr + BRANCH26_REACH - 4;
-        // BL near: bypasses its veneer.
+        // BL far: beyond 128 MiB, so it lands on the island veneer.
         let mut w = 0x9400_0000u32.to_le_bytes();
-        let v = FixupInput { p, s: t.g.symbol_addr(e[0].2), a: 0, got: 0, size: 0, bypass: Some(text_addr) };
+        let v = FixupInput { p, s: island_addr, a: 0, got: 0, size: 0, bypass: Some(far_addr) };
         apply_fixup(BRANCH26, &mut w, 0, &v, false).unwrap();
-        assert_eq!(u32::from_le_bytes(w), 0x9400_0000 | 0x3ff_fffe, "BL .-8");
-        // BL far: the target is 128 MiB + 4 away; the veneer is farther
-        // still, so the link reports out of range (veneers sit after all code).
-        let v = FixupInput { p, s: t.g.symbol_addr(e[1].2), a: 0, got: 0, size: 0, bypass: Some(far_addr) };
-        assert!(apply_fixup(BRANCH26, &mut w, 0, &v, false).is_err());
-        // A caller after the big block reaches the veneer, which reaches the target.
-        let late = big_addr + BRANCH26_REACH - 8;
-        let v = FixupInput { p: late, s: t.g.symbol_addr(e[0].2), a: 0, got: 0, size: 0, bypass: Some(text_addr) };
+        assert_eq!(u32::from_le_bytes(w), 0x9400_0000 | 2, "BL to the island 8 bytes ahead");
+        // B.cond far: also the island.
+        let mut w = 0x5400_0001u32.to_le_bytes();
+        apply_fixup(BRANCH19, &mut w, 0, &v, false).unwrap();
+        assert_eq!((u32::from_le_bytes(w) >> 5) & 0x7ffff, 2, "B.NE to the island");
+        // In range: the island is bypassed.
+        let v = FixupInput { p, s: island_addr, a: 0, got: 0, size: 0, bypass: Some(big_addr) };
         let mut w = 0x9400_0000u32.to_le_bytes();
         apply_fixup(BRANCH26, &mut w, 0, &v, false).unwrap();
-        assert_eq!(u32::from_le_bytes(w), 0x9400_0000 | 2, "BL to the veneer 8 bytes ahead");
+        assert_eq!(u32::from_le_bytes(w) & 0x3ff_ffff, ((big_addr - p) / 4) as u32, "straight to the target");
     }
 
     #[test]

@@ -77,6 +77,10 @@ struct Builder<'g, 'a> {
     /// Upper bound of the link's code size in bytes.
     code_bound: u64,
     tls: TlsBuilder,
+    /// Island veneers per (branching block, target).
+    islands: HashMap<(BlockId, SymbolId), SymbolId>,
+    /// The island section of each branching block.
+    island_sections: HashMap<BlockId, SectionId>,
 }
 
 /// The kinds TLS pairs and descriptors are filled with.
@@ -131,6 +135,39 @@ impl Builder<'_, '_> {
         s.callable = true;
         self.files[file.index()].stubs.insert((target, flavour), sym);
         self.out.stubs.push((file, target, sym, flavour));
+        sym
+    }
+
+    /// An island veneer for branches of block `b` to `target` (defined in
+    /// the link): the stub template (through a GOT entry, so it reaches
+    /// anything; clobbers `t1`/`t3` like a PLT stub) placed right after `b`
+    /// in `b`'s own section, so the short branches of `b` reach it.
+    fn island(&mut self, b: BlockId, target: SymbolId) -> SymbolId {
+        if let Some(&s) = self.islands.get(&(b, target)) {
+            return s;
+        }
+        let file = self.g.block_section(b).file;
+        let entry = self.got_entry(file, target);
+        let sec = match self.island_sections.get(&b) {
+            Some(&s) => s,
+            None => {
+                let name = self.names.intern(b"$__STUBS");
+                let s = self.g.add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
+                self.g.sections[s.index()].follows = Some(b);
+                self.island_sections.insert(b, s);
+                s
+            }
+        };
+        let nb = self.g.add_block(sec, Content::Borrowed(&STUB), STUB.len() as u64, 8);
+        let edges = &mut self.g.blocks[nb.index()].edges;
+        edges.push(Edge { offset: 0, target: entry, kind: PCREL_HI20, origin: 0, addend: 0 });
+        edges.push(Edge { offset: 4, target: entry, kind: PCREL_LO12_I, origin: 0, addend: 4 });
+        let sym = self.g.add_anonymous(nb, 0, file);
+        let s = &mut self.g.symbols[sym.index()];
+        s.size = STUB.len() as u64;
+        s.callable = true;
+        self.islands.insert((b, target), sym);
+        self.out.stubs.push((file, target, sym, VENEER));
         sym
     }
 
@@ -207,7 +244,7 @@ impl Builder<'_, '_> {
                 e.target = self.stub(file, e.target, flavour);
                 e.kind = via;
             } else if self.may_not_reach(b, e.target, range) {
-                e.target = self.stub(file, e.target, VENEER);
+                e.target = self.island(b, e.target);
                 e.kind = via;
             } else {
                 e.kind = direct;
@@ -253,6 +290,8 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         out: GotPlt::default(),
         code_bound: code.saturating_add(stub_bound),
         tls: TlsBuilder::default(),
+        islands: HashMap::new(),
+        island_sections: HashMap::new(),
     };
     let block_count = bld.g.blocks.len();
     for i in 0..block_count {
