@@ -34,13 +34,23 @@ pub fn split(g: &mut LinkGraph<'_>, names: &mut Interner, arch: Arch) -> Result<
     };
     let mut any_fde = false;
     let mut last_file = None;
+    // Symbols defined in .eh_frame blocks (section symbols), found once.
+    let mut in_eh: HashMap<BlockId, Vec<crate::graph::SymbolId>> = HashMap::new();
+    for (i, sym) in g.symbols.iter().enumerate() {
+        if let Some(b) = sym.block {
+            if g.block_section(b).role == SectionRole::EhFrame {
+                in_eh.entry(b).or_default().push(crate::graph::SymbolId(i as u32));
+            }
+        }
+    }
     for si in 0..g.sections.len() {
         if g.sections[si].role != SectionRole::EhFrame || g.sections[si].blocks.len() != 1 {
             continue;
         }
         let b = g.sections[si].blocks[0];
         last_file = Some(g.sections[si].file);
-        any_fde |= split_section(g, names, si, b, cie_kind)?;
+        let syms = in_eh.remove(&b).unwrap_or_default();
+        any_fde |= split_section(g, names, si, b, cie_kind, &syms)?;
     }
     if let (true, Some(file)) = (any_fde, last_file) {
         static TERMINATOR: [u8; 4] = [0; 4];
@@ -52,7 +62,14 @@ pub fn split(g: &mut LinkGraph<'_>, names: &mut Interner, arch: Arch) -> Result<
     Ok(())
 }
 
-fn split_section(g: &mut LinkGraph<'_>, names: &Interner, si: usize, b: BlockId, cie_kind: EdgeKind) -> Result<bool> {
+fn split_section(
+    g: &mut LinkGraph<'_>,
+    names: &Interner,
+    si: usize,
+    b: BlockId,
+    cie_kind: EdgeKind,
+    syms: &[crate::graph::SymbolId],
+) -> Result<bool> {
     let file_name = g.files[g.sections[si].file.index()].name.clone();
     let file = g.sections[si].file;
     let bad = |off: usize, what: &str| Error::Malformed {
@@ -80,7 +97,8 @@ fn split_section(g: &mut LinkGraph<'_>, names: &Interner, si: usize, b: BlockId,
         } else {
             (4usize, len32 as usize)
         };
-        let size = header.checked_add(len).filter(|&sz| off + sz <= bytes.len() && len >= 4);
+        let size =
+            header.checked_add(len).filter(|&sz| off.checked_add(sz).is_some_and(|end| end <= bytes.len()) && len >= 4);
         let Some(size) = size else { return Err(bad(off, "record length past the end of the section")) };
         let id_at = off + header;
         let id = u32::from_le_bytes(bytes[id_at..id_at + 4].try_into().expect("4 bytes"));
@@ -172,18 +190,18 @@ fn split_section(g: &mut LinkGraph<'_>, names: &Interner, si: usize, b: BlockId,
     // Symbols that pointed into the old block (section symbols) follow.
     let blocks = &g.sections[si].blocks;
     let starts: Vec<(u64, BlockId)> = blocks.iter().map(|&nb| (g.blocks[nb.index()].section_offset, nb)).collect();
-    for sym in g.symbols.iter_mut() {
-        if sym.block == Some(b) {
-            let at = sym.value;
-            match starts.iter().rev().find(|(s, _)| *s <= at) {
-                Some(&(s, nb)) => {
-                    sym.block = Some(nb);
-                    sym.value = at - s;
-                }
-                None => {
-                    sym.block = starts.first().map(|&(_, nb)| nb);
-                    sym.value = 0;
-                }
+    for &sid in syms {
+        let sym = &mut g.symbols[sid.index()];
+        let at = sym.value;
+        // Records are in offset order: the last one starting at or before `at`.
+        match starts.partition_point(|&(s, _)| s <= at).checked_sub(1).map(|i| starts[i]) {
+            Some((s, nb)) => {
+                sym.block = Some(nb);
+                sym.value = at - s;
+            }
+            None => {
+                sym.block = starts.first().map(|&(_, nb)| nb);
+                sym.value = 0;
             }
         }
     }

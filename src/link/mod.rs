@@ -102,10 +102,17 @@ pub fn define_start_stop(g: &mut LinkGraph<'_>, names: &mut Interner) {
             wanted.push((s, sec, start));
         }
     }
+    if wanted.is_empty() {
+        return;
+    }
+    let mut by_name: hashbrown::HashMap<NameId, Vec<usize>> = hashbrown::HashMap::new();
+    for (i, s) in g.sections.iter().enumerate() {
+        if !s.blocks.is_empty() {
+            by_name.entry(s.name).or_default().push(i);
+        }
+    }
     for (sym, sec_name, start) in wanted {
-        let secs: Vec<usize> = (0..g.sections.len())
-            .filter(|&i| g.sections[i].name == sec_name && !g.sections[i].blocks.is_empty())
-            .collect();
+        let secs: Vec<usize> = by_name.get(&sec_name).cloned().unwrap_or_default();
         let (Some(&first), Some(&last)) = (secs.first(), secs.last()) else {
             continue;
         };
