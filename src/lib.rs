@@ -34,6 +34,7 @@ pub mod formats;
 pub mod graph;
 pub mod link;
 pub mod memory;
+pub mod oop;
 pub mod redirect;
 pub mod runtime;
 pub mod session;

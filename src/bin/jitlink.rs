@@ -52,7 +52,8 @@ struct Opts {
     /// Link libNAME.a / libNAME.so.
     #[arg(short = 'l', value_name = "NAME")]
     libs: Vec<String>,
-    /// Target triple (names the target when no object does).
+    /// Target triple: picks the slice of universal Mach-O files, and names
+    /// the target when no object does.
     #[arg(long)]
     triple: Option<String>,
     /// Allocate all link memory from one slab of SIZE (100Kb, 1Mb; a bare number means KiB).
@@ -92,6 +93,17 @@ struct Opts {
     /// Memory policy for patching code: double-mapped (default) or strict-wx.
     #[arg(long, value_name = "POLICY", default_value = "double-mapped")]
     memory_policy: String,
+    /// Run the program out of process, in jitlink-executor (next to jitlink, or $JITLINK_EXECUTOR).
+    #[arg(long)]
+    oop: bool,
+    /// Run the program in the executor started by CMD (implies --oop), e.g.
+    /// 'qemu-aarch64 -L /usr/aarch64-linux-gnu ./jitlink-executor'.
+    #[arg(long, value_name = "CMD")]
+    oop_executor: Option<String>,
+    /// Run the program in the executor listening at ADDR (implies --oop):
+    /// HOST:PORT or unix:PATH (`jitlink-executor --listen ADDR`).
+    #[arg(long, value_name = "ADDR")]
+    connect: Option<String>,
 }
 
 fn parse_int(s: &str) -> Option<u64> {
@@ -193,6 +205,9 @@ fn usage(msg: String) -> Error {
 }
 
 fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
+    if opts.oop || opts.oop_executor.is_some() || opts.connect.is_some() {
+        return run_oop(opts, exec);
+    }
     let page = match &opts.slab_page_size {
         Some(p) => Some(
             parse_int(p)
@@ -216,11 +231,6 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
             None => Box::new(InProcessMemoryManager::new()),
         },
     };
-    if let Some(t) = &opts.triple {
-        if !t.starts_with("x86_64") {
-            return Err(usage(format!("--triple {t}: unsupported target")));
-        }
-    }
     let session_opts = SessionOptions {
         phony_externals: opts.phony_externals,
         verbose: opts.verbose,
@@ -252,6 +262,10 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
     } else {
         Session::new(memory, session_opts)
     };
+    if let Some(t) = &opts.triple {
+        // Names the target: picks universal Mach-O slices, checked against every object.
+        session.set_triple(t)?;
+    }
     for a in &opts.abs {
         let (name, addr) = a.split_once('=').ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
         let addr = parse_int(addr).ok_or_else(|| usage(format!("--abs {a}: bad address")))?;
@@ -291,10 +305,13 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
         }
         return Ok(0);
     }
+    let convention = entry_convention(&opts.files);
     let (entry, init) = {
         let s = session.lock().unwrap_or_else(|e| e.into_inner());
+        // Mach-O C names carry a leading underscore (`_main`).
         let entry = s
             .lookup(&opts.entry)
+            .or_else(|| (convention == Convention::MachO).then(|| s.lookup(&format!("_{}", opts.entry))).flatten())
             .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
         (entry, s.linked(id).map(|l| l.init.clone()).unwrap_or_default())
     };
@@ -316,8 +333,187 @@ fn run(opts: Opts, exec: bool) -> Result<i32, Error> {
         let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(f as usize) };
         func();
     }
+    if convention == Convention::Win64 {
+        // SAFETY: as above; `entry` is a COFF program's main, which takes
+        // its arguments in the Microsoft x64 convention.
+        return Ok(unsafe { call_main_win64(entry, &argv) });
+    }
     // SAFETY: as above; `entry` is the program's main.
     Ok(unsafe { jitlink::session::call_main(entry, &argv) })
+}
+
+/// How `jitlink run` calls the entry point of the objects given.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Convention {
+    /// ELF: `main` with the System V convention.
+    SysV,
+    /// Mach-O: System V as well, the C name is `_main`.
+    MachO,
+    /// COFF for x86-64: the Microsoft x64 convention (`extern "win64"`).
+    Win64,
+}
+
+/// The entry convention the first object among `files` names.
+fn entry_convention(files: &[PathBuf]) -> Convention {
+    use jitlink::formats::{identify, FileKind};
+    for f in files {
+        let Ok(bytes) = std::fs::read(f) else { continue };
+        match identify("", &bytes) {
+            Ok(FileKind::CoffObject(jitlink::arch::Arch::X86_64)) => return Convention::Win64,
+            Ok(FileKind::MachObject(_) | FileKind::MachUniversal) => return Convention::MachO,
+            Ok(FileKind::ElfObject(_)) => return Convention::SysV,
+            _ => {}
+        }
+    }
+    Convention::SysV
+}
+
+/// Calls `int main(int argc, char **argv, char **envp)` at `addr` with the
+/// Microsoft x64 calling convention (argc in ECX, argv in RDX, envp in R8,
+/// 32 bytes of shadow space), as a COFF program for Windows expects.
+///
+/// # Safety
+/// `addr` must be such a function in executable memory of this process.
+#[cfg(target_arch = "x86_64")]
+unsafe fn call_main_win64(addr: u64, args: &[String]) -> i32 {
+    extern "C" {
+        static environ: *const *const libc::c_char;
+    }
+    let cargs: Vec<std::ffi::CString> = args
+        .iter()
+        .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
+        .collect();
+    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    type Main = unsafe extern "win64" fn(i32, *const *const libc::c_char, *const *const libc::c_char) -> i32;
+    // SAFETY: the caller guarantees addr is a main-like win64 function.
+    let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
+    // SAFETY: environ is libc's environment pointer, valid for the process.
+    unsafe { main(cargs.len() as i32, argv.as_ptr(), environ) }
+}
+
+/// Only x86-64 hosts run COFF x86-64 code.
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn call_main_win64(_addr: u64, _args: &[String]) -> i32 {
+    eprintln!("jitlink: error: a COFF x86-64 entry point runs only on an x86-64 host");
+    1
+}
+
+/// `--oop`, `--oop-executor CMD`, `--connect ADDR`: link here, run in an
+/// executor process (`docs/executor-protocol.md`). The executor's exit
+/// status, or 128 + the signal that killed the program (with a message), is
+/// returned.
+fn run_oop(opts: Opts, exec: bool) -> Result<i32, Error> {
+    use jitlink::oop::client::{split_command, Ended, ExecutorClient, RunOutcome};
+    use jitlink::session::dylib::{find_library, Found};
+    let unsupported = [
+        (opts.noexec, "--noexec"),
+        (opts.lazy, "--lazy"),
+        (opts.stats, "--stats"),
+        (opts.debugger_support, "--debugger-support"),
+        (opts.perf_map, "--perf-map"),
+        (opts.slab_allocate.is_some(), "--slab-allocate"),
+        (opts.slab_address.is_some(), "--slab-address"),
+        (opts.slab_page_size.is_some(), "--slab-page-size"),
+        (opts.oop_executor.is_some() && opts.connect.is_some(), "--oop-executor with --connect"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
+        return Err(usage(format!("{what} cannot be used out of process (--oop, --oop-executor, --connect)")));
+    }
+    let client = match (&opts.oop_executor, &opts.connect) {
+        (Some(cmd), _) => {
+            let argv = split_command(cmd);
+            if argv.is_empty() {
+                return Err(usage("--oop-executor: empty command".into()));
+            }
+            ExecutorClient::spawn(&argv)?
+        }
+        (None, Some(addr)) => ExecutorClient::connect(addr)?,
+        (None, None) => ExecutorClient::spawn_host()?,
+    };
+    if opts.verbose {
+        let h = client.hello();
+        eprintln!(
+            "jitlink: {}: protocol {}, {}, page size {}, {} bootstrap symbols",
+            client.label(),
+            h.version,
+            h.triple,
+            h.page_size,
+            h.symbols.len()
+        );
+    }
+    let executor = jitlink::oop::shared(client);
+    // `-l NAME`: a static archive in a -L directory links here; anything
+    // else is a shared library the executor opens.
+    let mut remote_libs = Vec::new();
+    let mut archives = Vec::new();
+    for l in &opts.libs {
+        match find_library(l, &opts.lib_dirs) {
+            Some(Found::Archive(p)) => archives.push(p),
+            Some(Found::Shared(p)) if std::fs::read(&p).is_ok_and(|b| b.starts_with(b"\x7fELF")) => {
+                remote_libs.push(p.display().to_string())
+            }
+            _ => remote_libs.push(l.clone()),
+        }
+    }
+    let session_opts =
+        SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose, ..Default::default() };
+    let mut session = jitlink::oop::remote_session(&executor, remote_libs, session_opts, Default::default())?;
+    for a in &opts.abs {
+        let (name, addr) = a.split_once('=').ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
+        let addr = parse_int(addr).ok_or_else(|| usage(format!("--abs {a}: bad address")))?;
+        session.define_absolute(name, addr)?;
+    }
+    for f in &opts.files {
+        session.add_file(f)?;
+    }
+    for a in &archives {
+        session.add_archive(a)?;
+    }
+    if let Some(t) = &opts.triple {
+        if jitlink::oop::arch_of_triple(t) != session.arch() {
+            return Err(usage(format!("--triple {t} does not name the objects' target")));
+        }
+    }
+    jitlink::oop::check_target(&executor, session.arch())?;
+    let link_opts =
+        LinkOptions { dump_json: opts.dump_json.clone(), show_addrs: opts.show_addrs, show_graph: opts.show_graph };
+    let lock =
+        |e: &jitlink::oop::SharedExecutor| e.lock().map_or_else(|p| p.into_inner().round_trips(), |g| g.round_trips());
+    let before = lock(&executor);
+    session.link(&link_opts)?;
+    if opts.verbose {
+        eprintln!("jitlink: link took {} round trips to the executor", lock(&executor) - before);
+    }
+    let outcome = if exec {
+        let entry = session
+            .lookup(&opts.entry)
+            .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
+        let mut argv = vec![opts.files[0].display().to_string()];
+        argv.extend(opts.args.iter().cloned());
+        let r = executor.lock().unwrap_or_else(|p| p.into_inner()).run_main(entry, &argv)?;
+        r
+    } else {
+        RunOutcome::Returned(0)
+    };
+    let ended = match outcome {
+        RunOutcome::Returned(status) => executor.lock().unwrap_or_else(|p| p.into_inner()).shutdown(status)?,
+        RunOutcome::Ended(e) => e,
+    };
+    if opts.verbose {
+        let e = executor.lock().unwrap_or_else(|p| p.into_inner());
+        eprintln!("jitlink: {} round trips, {} request bytes; the executor {ended}", e.round_trips(), e.bytes_sent());
+    }
+    drop(session);
+    match ended {
+        Ended::Exited(status) => Ok(status),
+        Ended::Signaled { .. } => {
+            let label = executor.lock().map_or_else(|p| p.into_inner().label().to_string(), |g| g.label().to_string());
+            eprintln!("jitlink: the program was {ended} (in {label})");
+            Ok(ended.status())
+        }
+        Ended::Lost(why) => Err(Error::Io { path: "executor".into(), source: std::io::Error::other(why) }),
+    }
 }
 
 /// `--lazy`: objects (and needed archive members) that define only

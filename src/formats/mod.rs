@@ -1,7 +1,9 @@
 //! Containers: one builder per object format, each turning an object's
 //! bytes into LinkGraph sections, blocks, symbols and edges.
 
+pub mod coff;
 pub mod elf;
+pub mod macho;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -22,6 +24,14 @@ pub fn shown(name: &[u8]) -> String {
 pub enum FileKind {
     /// An ELF relocatable object for the given architecture.
     ElfObject(Arch),
+    /// A Mach-O relocatable object (`MH_OBJECT`) for the given architecture.
+    MachObject(Arch),
+    /// A universal ("fat") Mach-O file; a session links the slice of its
+    /// target ([`macho::select_slice`]).
+    MachUniversal,
+    /// A COFF relocatable object (regular or `/bigobj`) for the given
+    /// architecture.
+    CoffObject(Arch),
     /// A static archive (`!<arch>` or thin `!<thin>`).
     Archive,
     /// A shared library (ELF `ET_DYN`) to open with the dynamic loader.
@@ -42,6 +52,12 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
     if data.starts_with(b"\x7fELF") {
         return elf::identify(name, data);
     }
+    if macho::is_macho(data) {
+        return macho::identify(name, data);
+    }
+    if coff::is_coff(data) {
+        return coff::identify(name, data);
+    }
     let head = &data[..data.len().min(512)];
     if !head.is_empty() && head.iter().all(|&b| b.is_ascii() && (b >= 0x20 || b.is_ascii_whitespace())) {
         let text = String::from_utf8_lossy(head);
@@ -51,6 +67,6 @@ pub fn identify(name: &str, data: &[u8]) -> Result<FileKind> {
     }
     Err(Error::Malformed {
         file: name.to_string(),
-        detail: "not an ELF object, archive or linker script (unknown magic)".into(),
+        detail: "not an ELF, Mach-O or COFF object, archive or linker script (unknown magic)".into(),
     })
 }

@@ -159,6 +159,12 @@ impl Drop for LinkedObject {
     }
 }
 
+/// Resolves the external symbols a link needs, in one batch: given their
+/// names, their addresses (`None`: not defined there). Set with
+/// [`Session::set_resolver`] to resolve against another process (an
+/// out-of-process executor) instead of this one.
+pub type ExternalResolver = Box<dyn FnMut(&[&[u8]]) -> Result<Vec<Option<u64>>> + Send>;
+
 /// A JIT link session.
 pub struct Session {
     names: Interner,
@@ -177,6 +183,7 @@ pub struct Session {
     options: SessionOptions,
     arch: Option<Arch>,
     redirector: Option<Arc<Redirector>>,
+    resolver: Option<ExternalResolver>,
 }
 
 fn display_name(path: &Path) -> String {
@@ -203,6 +210,7 @@ impl Session {
             options,
             arch: None,
             redirector: None,
+            resolver: None,
         }
     }
 
@@ -320,6 +328,14 @@ impl Session {
         self.options.perf_map = on;
     }
 
+    /// Resolves externals that no link or absolute definition provides
+    /// with `resolver` (one call per link, every name at once) instead of
+    /// the host's dynamic loader: for links whose code runs in another
+    /// process, of any target.
+    pub fn set_resolver(&mut self, resolver: ExternalResolver) {
+        self.resolver = Some(resolver);
+    }
+
     /// The session's interned names.
     pub fn names(&self) -> &Interner {
         &self.names
@@ -339,9 +355,13 @@ impl Session {
         let data = InputData::open(path)?;
         let name = display_name(path);
         match formats::identify(&name, &data)? {
-            FileKind::ElfObject(arch) => {
+            FileKind::ElfObject(arch) | FileKind::MachObject(arch) | FileKind::CoffObject(arch) => {
                 self.set_arch(arch, &name)?;
                 self.pending.push((name, data));
+            }
+            FileKind::MachUniversal => {
+                let slice = self.universal_slice(&name, &data)?;
+                self.pending.push((name, InputData::Owned(slice)));
             }
             FileKind::Archive => self.add_archive_data(path, data)?,
             FileKind::SharedLibrary | FileKind::LinkerScript => {
@@ -360,13 +380,40 @@ impl Session {
     /// of a supported target.
     pub fn add_object_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Result<()> {
         match formats::identify(name, &bytes)? {
-            FileKind::ElfObject(arch) => {
+            FileKind::ElfObject(arch) | FileKind::MachObject(arch) | FileKind::CoffObject(arch) => {
                 self.set_arch(arch, name)?;
                 self.pending.push((name.to_string(), InputData::Owned(bytes)));
                 Ok(())
             }
+            FileKind::MachUniversal => {
+                let slice = self.universal_slice(name, &bytes)?;
+                self.pending.push((name.to_string(), InputData::Owned(slice)));
+                Ok(())
+            }
             _ => Err(Error::Unsupported { file: name.into(), detail: "not a relocatable object".into() }),
         }
+    }
+
+    /// The slice of universal Mach-O file `data` for the session's target
+    /// (named by `--triple` or earlier objects, else the host's), which
+    /// becomes the session's target.
+    fn universal_slice(&mut self, name: &str, data: &[u8]) -> Result<Vec<u8>> {
+        let arch = self.arch().ok_or_else(|| Error::Usage(format!("{name}: no target to pick a slice for")))?;
+        let slice = formats::macho::select_slice(name, data, arch)?.to_vec();
+        self.set_arch(arch, name)?;
+        Ok(slice)
+    }
+
+    /// Names the target (`--triple`): it picks the slice of universal
+    /// Mach-O files, and every object must be for it.
+    ///
+    /// # Errors
+    /// [`Error::Usage`] for a triple naming no supported architecture;
+    /// [`Error::Unsupported`] when queued objects are for another target.
+    pub fn set_triple(&mut self, triple: &str) -> Result<()> {
+        let arch = formats::macho::triple_arch(triple)
+            .ok_or_else(|| Error::Usage(format!("--triple {triple}: unsupported target")))?;
+        self.set_arch(arch, &format!("--triple {triple}"))
     }
 
     fn set_arch(&mut self, arch: Arch, name: &str) -> Result<()> {
@@ -517,8 +564,14 @@ impl Session {
         let Session { names, loaded, elf_state, table, .. } = self;
         let mut g = LinkGraph::new(arch.pointer_size(), arch.little_endian());
         let mut file_bytes: Vec<(crate::graph::FileId, &[u8])> = Vec::new();
+        // COFF per-link state: __ImageBase, COMDATs kept, weak externals.
+        let mut coff = formats::coff::LinkState::default();
         for (name, data) in inputs {
-            let f = formats::elf::build(&mut g, names, elf_state, name.clone(), data)?;
+            let f = match formats::identify(name, data)? {
+                FileKind::MachObject(_) => formats::macho::build(&mut g, names, name.clone(), data)?,
+                FileKind::CoffObject(_) => formats::coff::build(&mut g, names, &mut coff, name.clone(), data)?,
+                _ => formats::elf::build(&mut g, names, elf_state, name.clone(), data)?,
+            };
             file_bytes.push((f, data));
         }
         phase(&format!("built graph from {} objects", inputs.len()));
@@ -549,6 +602,14 @@ impl Session {
                 let bytes = ar.member_bytes(mi);
                 let mname = ar.members[mi].name.clone();
                 match formats::identify(&mname, bytes)? {
+                    FileKind::MachObject(a) if a == arch => {
+                        let f = formats::macho::build(&mut g, names, mname, bytes)?;
+                        file_bytes.push((f, bytes));
+                    }
+                    FileKind::CoffObject(a) if a == arch => {
+                        let f = formats::coff::build(&mut g, names, &mut coff, mname, bytes)?;
+                        file_bytes.push((f, bytes));
+                    }
                     FileKind::ElfObject(a) if a == arch => {
                         let f = formats::elf::build(&mut g, names, elf_state, mname, bytes)?;
                         file_bytes.push((f, bytes));
@@ -563,6 +624,8 @@ impl Session {
             }
         }
         phase(&format!("loaded archive members; {} files in graph", g.files.len()));
+        formats::macho::finish(&mut g, names);
+        formats::coff::finish(&mut g, names, &mut coff, &|n| table.contains_key(&n));
         link::allocate_commons(&mut g, names);
         link::define_start_stop(&mut g, names);
         link::define_runtime_symbols(&mut g, names);
@@ -741,6 +804,29 @@ impl Session {
                 used[e.target.index()] = true;
             }
         }
+        // A resolver answers every name the host would be asked, at once.
+        let mut resolved: HashMap<NameId, Option<u64>> = HashMap::new();
+        if let (Some(resolve), false) = (self.resolver.as_mut(), self.options.phony_externals) {
+            let mut want: Vec<NameId> = Vec::new();
+            for (i, sym) in g.symbols.iter().enumerate() {
+                let Some(n) = sym.name else { continue };
+                if sym.kind == SymbolKind::External
+                    && !sym.resolved
+                    && used[i]
+                    && !self.table.contains_key(&n)
+                    && resolved.insert(n, None).is_none()
+                {
+                    want.push(n);
+                }
+            }
+            if !want.is_empty() {
+                let names: Vec<&[u8]> = want.iter().map(|&n| self.names.bytes(n)).collect();
+                let addrs = resolve(&names)?;
+                for (&n, a) in want.iter().zip(addrs) {
+                    resolved.insert(n, a);
+                }
+            }
+        }
         let mut missing: Vec<(String, String)> = Vec::new();
         for (i, sym) in g.symbols.iter_mut().enumerate() {
             if sym.kind != SymbolKind::External || sym.resolved {
@@ -753,6 +839,8 @@ impl Session {
                 continue;
             } else if self.options.phony_externals {
                 Some(0)
+            } else if self.resolver.is_some() {
+                resolved.get(&n).copied().flatten()
             } else if self.arch() == Arch::host() {
                 self.libraries.lookup(self.names.bytes(n))
             } else {

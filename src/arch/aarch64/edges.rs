@@ -215,10 +215,10 @@ pub const FIRST_REQUEST: EdgeKind = REQ_GOT_PAGE21;
 // `S + A` with their own field and range.
 
 /// The B of the edge of a pair kind ([`is_pair_kind`]) at the same offset:
-/// its target's address is subtracted from that edge's value. Mach-O
-/// `ARM64_RELOC_SUBTRACTOR` names B (`<mach-o/arm64/reloc.h>`: "must be
-/// followed by a ARM64_RELOC_UNSIGNED"); for COFF it is `__ImageBase` or the
-/// start of the target's section. Folded before fixup (it then becomes
+/// its target's address plus its addend is subtracted from that edge's
+/// value. Mach-O `ARM64_RELOC_SUBTRACTOR` names B (`<mach-o/arm64/reloc.h>`:
+/// "must be followed by a ARM64_RELOC_UNSIGNED"); for COFF it is
+/// `__ImageBase` or the start of the target's section. Folded before fixup (it then becomes
 /// [`KEEP_ALIVE`]); it keeps B alive until then.
 pub const SUBTRAHEND: EdgeKind = EdgeKind(80);
 /// 64-bit `S - B + A`, no check: `ARM64_RELOC_SUBTRACTOR` followed by
@@ -238,7 +238,7 @@ pub const SECREL32: EdgeKind = EdgeKind(84);
 /// IMAGE_REL_ARM64_SECREL_LOW12A, "bit 0:11 of section offset of the target,
 /// for instruction ADD/ADDS (immediate) with zero shift" (PE/COFF).
 pub const SECREL_ADD_LO12: EdgeKind = EdgeKind(85);
-/// `ADD (immediate)` imm12 = bits [23:12] of `S + A - SectionBase`, check
+/// `ADD (immediate)` imm12 = bits `[23:12]` of `S + A - SectionBase`, check
 /// `0 <= X < 2^24`: IMAGE_REL_ARM64_SECREL_HIGH12A, "bit 12:23 of section
 /// offset of the target, for instruction ADD/ADDS (immediate) with zero
 /// shift" (PE/COFF; the instruction carries `LSL #12`).

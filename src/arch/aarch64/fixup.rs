@@ -879,7 +879,7 @@ mod tests {
 /// The access size of a load/store (unsigned immediate) instruction as a
 /// shift (0 for bytes .. 4 for 128-bit vector registers), or `None` for any
 /// other instruction (Arm ARM C4.1.4, "Load/store register (unsigned
-/// immediate)": size in bits [31:30], V in bit 26, opc in bits [23:22];
+/// immediate)": size in bits `[31:30]`, V in bit 26, opc in bits `[23:22]`;
 /// `V = 1, opc = 1x` is the 128-bit form).
 pub fn ldst_scale(word: u32) -> Option<u32> {
     if word & 0x3b00_0000 != 0x3900_0000 {
@@ -894,7 +894,7 @@ pub fn ldst_scale(word: u32) -> Option<u32> {
 }
 
 /// True for `ADD (immediate)` and `ADDS (immediate)`, 32- or 64-bit (Arm
-/// ARM C4.1.2, "Add/subtract (immediate)": bits [30:23] = `0 S 100010`).
+/// ARM C4.1.2, "Add/subtract (immediate)": bits `[30:23]` = `0 S 100010`).
 pub fn is_add_imm(word: u32) -> bool {
     word & 0x5f80_0000 == 0x1100_0000
 }

@@ -100,8 +100,8 @@ pub const REQ_PLT_OFFSET64: EdgeKind = EdgeKind(39);
 
 /// The B of the edge of a pair kind ([`DELTA64_PAIR`], [`DELTA32_PAIR`],
 /// [`IMAGE_REL32`], [`SECREL32`], [`SECREL7`]) at the same offset: its
-/// target's address is subtracted from that edge's value. Mach-O
-/// `X86_64_RELOC_SUBTRACTOR` names B, the symbol subtracted
+/// target's address plus its addend is subtracted from that edge's value.
+/// Mach-O `X86_64_RELOC_SUBTRACTOR` names B, the symbol subtracted
 /// (`<mach-o/x86_64/reloc.h>`: "must be followed by a
 /// X86_64_RELOC_UNSIGNED"); for COFF it is `__ImageBase` or the start of the
 /// target's section. Folded before fixup (it then becomes [`KEEP_ALIVE`]);
@@ -121,7 +121,7 @@ pub const IMAGE_REL32: EdgeKind = EdgeKind(51);
 /// section), must fit `0..2^32`: IMAGE_REL_AMD64_SECREL, "the 32-bit offset
 /// of the target from the beginning of its section" (PE/COFF, "x64 Processors").
 pub const SECREL32: EdgeKind = EdgeKind(52);
-/// 7-bit unsigned `S + A - SectionBase` in bits [6:0] of a byte (bit 7 kept),
+/// 7-bit unsigned `S + A - SectionBase` in bits `[6:0]` of a byte (bit 7 kept),
 /// must fit `0..2^7`: IMAGE_REL_AMD64_SECREL7, "a 7-bit unsigned offset from
 /// the base of the section that contains the target" (PE/COFF, "x64 Processors").
 pub const SECREL7: EdgeKind = EdgeKind(53);
