@@ -117,6 +117,13 @@ struct Builder<'g, 'a> {
     be: bool,
     need_veneers: bool,
     tls: TlsBuilder,
+    /// While lowering a block of a link whose code may exceed ±32 MiB: the
+    /// block, whose stubs then go in an island right after it.
+    island: Option<BlockId>,
+    /// The island section of each branching block.
+    island_sections: HashMap<BlockId, SectionId>,
+    /// Island stubs per (block, flavour, target, addend).
+    island_stubs: HashMap<(BlockId, u8, SymbolId, i64), SymbolId>,
 }
 
 /// The kinds TLS pairs, descriptors and DTPREL entries are filled with.
@@ -169,8 +176,47 @@ impl<'g, 'a> Builder<'g, 'a> {
     /// A stub block of `words` in `file`'s `$__STUBS` with `edges`
     /// (`(word index, kind, target, addend)`, the addend relative to the
     /// halfword's own address).
+    /// The `$__STUBS` section laid out right after block `b` (its island).
+    fn island_section(&mut self, b: BlockId, file: FileId) -> SectionId {
+        if let Some(&s) = self.island_sections.get(&b) {
+            return s;
+        }
+        let name = self.names.intern(b"$__STUBS");
+        let s = self.g.add_section(name, file, Prot::ReadExec, SectionRole::Stubs);
+        self.g.sections[s.index()].follows = Some(b);
+        self.island_sections.insert(b, s);
+        s
+    }
+
+    /// An island stub of the current block already made for
+    /// (flavour, target, addend), if any.
+    fn island_stub(&self, flavour: u8, target: SymbolId, addend: i64) -> Option<SymbolId> {
+        self.island.and_then(|b| self.island_stubs.get(&(b, flavour, target, addend)).copied())
+    }
+
+    /// Records a new stub: in the island cache when lowering with islands,
+    /// else in the file's map.
+    fn remember(&mut self, flavour: u8, file: FileId, target: SymbolId, addend: i64, sym: SymbolId) {
+        match self.island {
+            Some(b) => {
+                self.island_stubs.insert((b, flavour, target, addend), sym);
+            }
+            None => {
+                let f = &mut self.files[file.index()];
+                match flavour {
+                    0 => f.toc_stubs.insert((target, addend), sym),
+                    1 => f.notoc_stubs.insert((target, addend), sym),
+                    _ => f.veneers.insert((target, addend), sym),
+                };
+            }
+        }
+    }
+
     fn stub_block(&mut self, file: FileId, words: &[u32], edges: &[(u32, EdgeKind, SymbolId, i64)]) -> SymbolId {
-        let sec = self.stub_section(file);
+        let sec = match self.island {
+            Some(b) => self.island_section(b, file),
+            None => self.stub_section(file),
+        };
         let bytes = stubs::bytes(words, self.be);
         let size = bytes.len() as u64;
         let b = self.g.add_block(sec, Content::Owned(bytes), size, 8);
@@ -192,37 +238,46 @@ impl<'g, 'a> Builder<'g, 'a> {
     }
 
     fn toc_stub(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
-        if let Some(&s) = self.files[file.index()].toc_stubs.get(&(target, addend)) {
+        if let Some(s) = self.island_stub(0, target, addend) {
+            return s;
+        }
+        if let (None, Some(&s)) = (self.island, self.files[file.index()].toc_stubs.get(&(target, addend))) {
             return s;
         }
         let entry = self.got_entry(file, target, addend);
         let sym = self.stub_block(file, &TOC_STUB, &[(1, TOC16_HA, entry, 0), (2, TOC16_LO_DS, entry, 0)]);
         self.ensure_got_base(file);
-        self.files[file.index()].toc_stubs.insert((target, addend), sym);
+        self.remember(0, file, target, addend, sym);
         self.out.stubs.push((file, target, sym, "plt"));
         sym
     }
 
     fn notoc_stub(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
-        if let Some(&s) = self.files[file.index()].notoc_stubs.get(&(target, addend)) {
+        if let Some(s) = self.island_stub(1, target, addend) {
+            return s;
+        }
+        if let (None, Some(&s)) = (self.island, self.files[file.index()].notoc_stubs.get(&(target, addend))) {
             return s;
         }
         let entry = self.got_entry(file, target, addend);
         let edges = [(4, REL16_HA, entry, self.anchored(4, 0)), (5, REL16_LO_DS, entry, self.anchored(5, 0))];
         let sym = self.stub_block(file, &NOTOC_STUB, &edges);
-        self.files[file.index()].notoc_stubs.insert((target, addend), sym);
+        self.remember(1, file, target, addend, sym);
         self.out.stubs.push((file, target, sym, "plt"));
         sym
     }
 
     /// A veneer to `target + addend` (its global entry when `addend` is 0).
     fn veneer(&mut self, file: FileId, target: SymbolId, addend: i64) -> SymbolId {
-        if let Some(&s) = self.files[file.index()].veneers.get(&(target, addend)) {
+        if let Some(s) = self.island_stub(2, target, addend) {
+            return s;
+        }
+        if let (None, Some(&s)) = (self.island, self.files[file.index()].veneers.get(&(target, addend))) {
             return s;
         }
         let edges = [(4, REL16_HA, target, self.anchored(4, addend)), (5, REL16_LO, target, self.anchored(5, addend))];
         let sym = self.stub_block(file, &VENEER, &edges);
-        self.files[file.index()].veneers.insert((target, addend), sym);
+        self.remember(2, file, target, addend, sym);
         self.out.stubs.push((file, target, sym, "veneer"));
         sym
     }
@@ -326,7 +381,10 @@ impl<'g, 'a> Builder<'g, 'a> {
     fn lower_block(&mut self, b: BlockId) -> Result<()> {
         let mut edges = std::mem::take(&mut self.g.blocks[b.index()].edges);
         let file = self.g.block_section(b).file;
+        // Code that may exceed ±32 MiB: this block's stubs go right after it.
+        self.island = self.need_veneers.then_some(b);
         let r = self.lower_edges(b, file, &mut edges);
+        self.island = None;
         self.g.blocks[b.index()].edges = edges;
         r
     }
@@ -532,7 +590,7 @@ fn define_toc(bld: &mut Builder<'_, '_>) {
 /// group" means "right after the whole group".)
 fn center_stubs(g: &mut LinkGraph<'_>) {
     let stubs: Vec<SectionId> = (0..g.sections.len())
-        .filter(|&i| g.sections[i].role == SectionRole::Stubs)
+        .filter(|&i| g.sections[i].role == SectionRole::Stubs && g.sections[i].follows.is_none())
         .map(|i| SectionId(i as u32))
         .collect();
     let Some(first_stub) = stubs.first() else { return };
@@ -601,6 +659,9 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
         be,
         need_veneers,
         tls: TlsBuilder::default(),
+        island: None,
+        island_sections: HashMap::new(),
+        island_stubs: HashMap::new(),
     };
     for i in 0..block_count {
         let blk = &bld.g.blocks[i];
