@@ -35,6 +35,12 @@ fn hex_bytes(w: &mut impl Write, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The triple a dump names: the target of the link's objects, in the
+/// container of its first file (ELF when the graph has no file).
+pub fn link_triple(g: &LinkGraph<'_>, arch: Arch) -> &'static str {
+    crate::formats::triple(g.files.first().map(|f| f.container).unwrap_or_default(), arch)
+}
+
 /// Writes the dump to `path`.
 ///
 /// # Errors
@@ -78,7 +84,7 @@ pub fn write(
     write!(
         w,
         "{{\"format\":\"jitlink-dump/1\",\"triple\":\"{}\",\"endian\":\"{}\",\"pointer_size\":{},\n\"memory\":[",
-        arch.triple(),
+        link_triple(g, arch),
         if arch.little_endian() { "little" } else { "big" },
         arch.pointer_size()
     )?;

@@ -7,6 +7,18 @@ pub mod macho;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
+use crate::graph::Container;
+
+/// The target triple of a link of `container` objects for `arch`: the
+/// architecture's Linux triple for ELF, the Apple or Windows one for
+/// Mach-O and COFF ([`macho::triple`], [`coff::triple`]).
+pub fn triple(container: Container, arch: Arch) -> &'static str {
+    match container {
+        Container::Elf => arch.triple(),
+        Container::MachO => macho::triple(arch),
+        Container::Coff => coff::triple(arch),
+    }
+}
 
 /// A name from an input file for an error message: lossy UTF-8, cut to
 /// its first 200 characters (names can be megabytes long in hostile input).

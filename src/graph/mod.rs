@@ -291,6 +291,21 @@ pub struct FileInfo {
     pub got_base: Option<SymbolId>,
     /// Names the container's relocation type stored in [`Edge::origin`].
     pub reloc_name: fn(u16) -> Cow<'static, str>,
+    /// The object format the file came in (set by its builder; the graph
+    /// does not interpret it: `crate::formats::triple` names the target).
+    pub container: Container,
+}
+
+/// The object file format of an input file.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub enum Container {
+    /// ELF (the default for files a pass creates).
+    #[default]
+    Elf,
+    /// Mach-O.
+    MachO,
+    /// COFF.
+    Coff,
 }
 
 fn no_reloc_name(t: u16) -> Cow<'static, str> {
@@ -331,7 +346,7 @@ impl<'a> LinkGraph<'a> {
 
     /// Adds an input file.
     pub fn add_file(&mut self, name: String) -> FileId {
-        self.files.push(FileInfo { name, got_base: None, reloc_name: no_reloc_name });
+        self.files.push(FileInfo { name, got_base: None, reloc_name: no_reloc_name, container: Container::Elf });
         FileId(self.files.len() as u32 - 1)
     }
 

@@ -160,3 +160,234 @@ pub fn host_entry_points() -> Option<(u64, u64)> {
         None
     }
 }
+
+// --- Mach-O thread-local variables ---
+//
+// A Mach-O object reaches a thread-local variable through its descriptor
+// in `__thread_vars` (dyld's `threadLocalVariables.c`): `{thunk, key,
+// offset}`, called as `movq _v@TLVP(%rip), %rdi; callq *(%rdi)` on
+// x86-64. The linker points `key` at the link's [`TlsModule`] (the
+// template is the link's `__thread_data`/`__thread_bss`) and makes
+// `offset` the variable's offset in the template; `thunk` is
+// `__tlv_bootstrap`, bound to [`macho_tlv_bootstrap`]'s routine.
+
+/// A Mach-O thread-local variable descriptor as the linker leaves it.
+#[repr(C)]
+pub struct TlvDescriptor {
+    /// The routine called with the descriptor's address (`__tlv_bootstrap`).
+    pub thunk: u64,
+    /// Mach-O's pthread key word: the link's [`TlsModule`].
+    pub key: *const TlsModule,
+    /// Offset of the variable in the thread's block.
+    pub offset: u64,
+}
+
+/// The address of `d`'s variable in this thread's block of `d.key`
+/// (created from the template on the thread's first access).
+///
+/// # Safety
+/// `d` must point at a descriptor the linker filled: `key` points at the
+/// link's live module descriptor.
+pub unsafe extern "C" fn macho_tlv_get_addr(d: *const TlvDescriptor) -> *mut u8 {
+    // SAFETY: the caller's descriptor was written by the linker.
+    let (m, off) = unsafe { (&*(*d).key, (*d).offset) };
+    block(m).wrapping_add(off as usize)
+}
+
+/// The XSAVE feature mask the Mach-O thunk saves and restores (x87, SSE,
+/// AVX and AVX-512 state, as enabled in XCR0), or 0 to use FXSAVE (x87
+/// and SSE only) where XSAVE is unavailable or its layout is not the
+/// standard one. Set by [`macho_tlv_bootstrap`] before any code can call
+/// the thunk.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+static MACHO_TLV_XSAVE_MASK: AtomicU64 = AtomicU64::new(0);
+
+/// Bytes of the thunk's XSAVE area: the standard format up to the end of
+/// the AVX-512 `Hi16_ZMM` component (offset 1664, 1024 bytes).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+const XSAVE_AREA: u32 = 2688;
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn xsave_mask() -> u64 {
+    use std::arch::x86_64::{__cpuid, __cpuid_count};
+    if !std::arch::is_x86_feature_detected!("xsave") {
+        return 0;
+    }
+    let max_leaf = __cpuid(0).eax;
+    // SAFETY: XGETBV exists when XSAVE is supported and enabled by the
+    // operating system (checked above: the detection requires OSXSAVE).
+    let xcr0 = unsafe { std::arch::x86_64::_xgetbv(0) };
+    if max_leaf < 0xd {
+        return 0;
+    }
+    // x87 (0), SSE (1), AVX (2), opmask (5), ZMM_Hi256 (6), Hi16_ZMM (7):
+    // the registers compiled code uses (MPX, PKRU and AMX state are left
+    // alone, as glibc's lazy-binding trampoline does).
+    let mask = xcr0 & 0xe7;
+    for c in (2..8).filter(|c| mask & (1 << c) != 0) {
+        // Leaf 0xD sub-leaf c: size (eax) and offset (ebx) of component c.
+        let r = __cpuid_count(0xd, c);
+        if r.ebx.checked_add(r.eax).is_none_or(|end| end > XSAVE_AREA) {
+            return 0;
+        }
+    }
+    mask
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+core::arch::global_asm!(
+    ".globl jitlink_x86_64_macho_tlv_bootstrap",
+    ".hidden jitlink_x86_64_macho_tlv_bootstrap",
+    ".type jitlink_x86_64_macho_tlv_bootstrap,@function",
+    "jitlink_x86_64_macho_tlv_bootstrap:",
+    // Mach-O TLV convention: rdi = the descriptor; the variable's address
+    // is returned in rax; every other register is preserved (rdi
+    // included, which callers may not rely on), vector state too.
+    "push rbp",
+    "mov rbp, rsp",
+    "and rsp, -64",
+    "sub rsp, {frame}",
+    "mov [rsp + 0], rdi",
+    "mov [rsp + 8], rsi",
+    "mov [rsp + 16], rdx",
+    "mov [rsp + 24], rcx",
+    "mov [rsp + 32], r8",
+    "mov [rsp + 40], r9",
+    "mov [rsp + 48], r10",
+    "mov [rsp + 56], r11",
+    "mov rax, [rip + {mask}]",
+    "test rax, rax",
+    "jz 2f",
+    // XRSTOR faults on a header with reserved bits set: clear it.
+    "xor edx, edx",
+    "mov [rsp + 128 + 512], rdx",
+    "mov [rsp + 128 + 520], rdx",
+    "mov [rsp + 128 + 528], rdx",
+    "mov [rsp + 128 + 536], rdx",
+    "mov [rsp + 128 + 544], rdx",
+    "mov [rsp + 128 + 552], rdx",
+    "mov [rsp + 128 + 560], rdx",
+    "mov [rsp + 128 + 568], rdx",
+    "mov rdx, rax",
+    "shr rdx, 32",
+    "xsave64 [rsp + 128]",
+    "jmp 3f",
+    "2:",
+    "fxsave64 [rsp + 128]",
+    "3:",
+    "call {get}",
+    "mov [rsp + 64], rax",
+    "mov rax, [rip + {mask}]",
+    "test rax, rax",
+    "jz 4f",
+    "mov rdx, rax",
+    "shr rdx, 32",
+    "xrstor64 [rsp + 128]",
+    "jmp 5f",
+    "4:",
+    "fxrstor64 [rsp + 128]",
+    "5:",
+    "mov rax, [rsp + 64]",
+    "mov r11, [rsp + 56]",
+    "mov r10, [rsp + 48]",
+    "mov r9, [rsp + 40]",
+    "mov r8, [rsp + 32]",
+    "mov rcx, [rsp + 24]",
+    "mov rdx, [rsp + 16]",
+    "mov rsi, [rsp + 8]",
+    "mov rdi, [rsp + 0]",
+    "mov rsp, rbp",
+    "pop rbp",
+    "ret",
+    ".size jitlink_x86_64_macho_tlv_bootstrap, . - jitlink_x86_64_macho_tlv_bootstrap",
+    frame = const 128 + XSAVE_AREA,
+    mask = sym MACHO_TLV_XSAVE_MASK,
+    get = sym macho_tlv_get_addr,
+);
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+extern "C" {
+    fn jitlink_x86_64_macho_tlv_bootstrap();
+}
+
+/// The host routine a Mach-O x86-64 link binds `__tlv_bootstrap` to, on an
+/// x86-64 Linux host: called with a descriptor's address in `rdi`, it
+/// returns the address of the variable in this thread's block in `rax`
+/// (taking the descriptor's `key` word as the link's [`TlsModule`] and
+/// its `offset` word as the offset in the block) and preserves every other
+/// register, x87/SSE/AVX/AVX-512 state included.
+pub fn macho_tlv_bootstrap() -> Option<u64> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        static INIT: std::sync::Once = std::sync::Once::new();
+        INIT.call_once(|| MACHO_TLV_XSAVE_MASK.store(xsave_mask(), Ordering::Release));
+        Some(jitlink_x86_64_macho_tlv_bootstrap as *const () as u64)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        None
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+mod macho_tests {
+    use super::*;
+
+    /// Calls the Mach-O thunk as compiled code does: descriptor in rdi,
+    /// `call *(%rdi)`, address back in rax.
+    fn access(d: &TlvDescriptor) -> *mut u8 {
+        let r: *mut u8;
+        // SAFETY: the descriptor names a live module; the thunk preserves
+        // every register but rax (and rdi, declared clobbered).
+        unsafe {
+            core::arch::asm!("call qword ptr [rdi]", inout("rdi") d as *const TlvDescriptor => _, lateout("rax") r);
+        }
+        r
+    }
+
+    #[test]
+    fn thunk_returns_this_threads_copy() {
+        static TEMPLATE: [u8; 32] = {
+            let mut t = [0u8; 32];
+            let mut i = 0;
+            while i < 32 {
+                t[i] = i as u8 + 1;
+                i += 1;
+            }
+            t
+        };
+        let m: &'static TlsModule = Box::leak(Box::new(TlsModule {
+            image: TEMPLATE.as_ptr() as u64,
+            size: 32,
+            align: 16,
+            key: AtomicU64::new(0),
+        }));
+        let thunk = macho_tlv_bootstrap().expect("an x86-64 Linux host has the thunk");
+        if std::arch::is_x86_feature_detected!("xsave") {
+            let mask = MACHO_TLV_XSAVE_MASK.load(Ordering::Acquire);
+            assert!(mask == 0 || mask & 3 == 3, "x87 and SSE state saved: {mask:#x}");
+        }
+        let d: &'static TlvDescriptor = Box::leak(Box::new(TlvDescriptor { thunk, key: m, offset: 4 }));
+        let here = access(d);
+        // SAFETY: `here` is this thread's copy of the 32-byte template, at 4.
+        unsafe {
+            assert_eq!(*here, 5);
+            assert_eq!(here.sub(4) as usize % 16, 0);
+            *here = 99;
+        }
+        assert_eq!(access(d), here, "one block per thread");
+        let at = d as *const TlvDescriptor as usize;
+        let there = std::thread::spawn(move || {
+            // SAFETY: the leaked descriptor lives for the whole test.
+            let p = access(unsafe { &*(at as *const TlvDescriptor) });
+            // SAFETY: that thread's copy.
+            (p as usize, unsafe { *p })
+        })
+        .join()
+        .unwrap();
+        assert_ne!(there.0, here as usize);
+        assert_eq!(there.1, 5, "a new thread starts from the template");
+        // SAFETY: still this thread's block.
+        assert_eq!(unsafe { *here }, 99);
+    }
+}

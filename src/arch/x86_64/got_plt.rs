@@ -348,22 +348,12 @@ pub fn build(g: &mut LinkGraph<'_>, names: &mut Interner) -> Result<GotPlt> {
 /// None.
 pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
     fold_subtrahends(g);
-    // The thread-local template: where it starts, how big, how aligned.
-    let mut start = u64::MAX;
-    let (mut end, mut align) = (0u64, 1u64);
-    for s in g.sections.iter().filter(|s| matches!(s.role, SectionRole::TlsData | SectionRole::TlsBss)) {
-        for &b in &s.blocks {
-            let blk = &g.blocks[b.index()];
-            if blk.live {
-                start = start.min(blk.addr);
-                end = end.max(blk.addr + blk.size);
-                align = align.max(blk.align);
-            }
-        }
-    }
-    if start == u64::MAX {
-        start = 0;
-    }
+    // The thread-local template: where it starts (rounded down to its
+    // alignment, so that each thread's block, allocated at that alignment,
+    // keeps every variable's), how big, how aligned.
+    let t = crate::arch::tls::template(g);
+    let (start, align) = (t.start, t.align);
+    let end = t.start + t.size;
     // Offsets in the block: fold the template's start into the addend.
     for blk in g.blocks.iter_mut().filter(|b| b.live) {
         for e in blk.edges.iter_mut() {

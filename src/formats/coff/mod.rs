@@ -89,6 +89,16 @@ pub fn machine_arch(machine: u16) -> Option<Arch> {
     }
 }
 
+/// The target triple of a COFF link for `arch` (LLVM's names for the
+/// MSVC environment; other architectures keep their Linux triple).
+pub fn triple(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86_64-pc-windows-msvc",
+        Arch::Aarch64 => "aarch64-pc-windows-msvc",
+        a => a.triple(),
+    }
+}
+
 fn machine_name(m: u16) -> String {
     match m {
         pe::IMAGE_FILE_MACHINE_I386 => "i386 (32-bit x86)".into(),
@@ -371,6 +381,7 @@ fn build_as<'a, Coff: CoffHeader>(
         Arch::Aarch64 => origin_name_aarch64,
         _ => origin_name_x86_64,
     };
+    g.files[file.index()].container = crate::graph::Container::Coff;
     let image_base_sym = image_base(g, names, state, file);
 
     // Section names and headers.

@@ -16,8 +16,14 @@
 //! * `ARM64_RELOC_POINTER_TO_GOT` is "for pointers to GOT slots": 32-bit
 //!   pc-relative (`.long _sym@GOT - .`, `G - P`) or a 64-bit pointer
 //!   (`.quad _sym@GOT`, `G`); the field's content is not an addend;
-//! * `ARM64_RELOC_TLVP_LOAD_*` (thread-local variables) and
-//!   `ARM64_RELOC_AUTHENTICATED_POINTER` (arm64e) are refused.
+//! * `ARM64_RELOC_TLVP_LOAD_PAGE21` / `TLVP_LOAD_PAGEOFF12` are the pair
+//!   `adrp`, `ldr x` that loads the address of a thread-local variable's
+//!   descriptor (`_v@TLVPPAGE`, `_v@TLVPPAGEOFF`), mapped as the GOT loads:
+//!   ld64 relaxes the `ldr` to an `add` when the descriptor is in the image
+//!   and otherwise loads it from a `__thread_ptrs` slot, which is what the
+//!   GOT pass does with the descriptor's address (see [`super`] for the
+//!   descriptors themselves);
+//! * `ARM64_RELOC_AUTHENTICATED_POINTER` (arm64e) is refused.
 
 use super::{Plan, RelocInfo, Spec};
 use crate::arch::aarch64::edges::*;
@@ -190,7 +196,20 @@ fn map_one(r: &RelocInfo, content: i64, _p: u64, addend: i64) -> Result<Plan, &'
                 _ => return Err("ARM64_RELOC_POINTER_TO_GOT must be 32-bit pc-relative or a 64-bit pointer"),
             }
         }
-        TLVP_LOAD_PAGE21 | TLVP_LOAD_PAGEOFF12 => return Err("Mach-O thread-local variables (TLVP) are not supported"),
+        TLVP_LOAD_PAGE21 => {
+            insn_field(true)?;
+            need(addend == 0, "a thread-local variable load takes no addend")?;
+            Plan::one(REQ_GOT_PAGE21, target()?, 0, 4)
+        }
+        TLVP_LOAD_PAGEOFF12 => {
+            insn_field(false)?;
+            need(addend == 0, "a thread-local variable load takes no addend")?;
+            need(
+                ldst_scale(insn) == Some(3),
+                "ARM64_RELOC_TLVP_LOAD_PAGEOFF12 on an instruction that is not a 64-bit load",
+            )?;
+            Plan::one(REQ_GOT_LO12, target()?, 0, 4)
+        }
         AUTHENTICATED_POINTER => return Err("arm64e authenticated pointers are not supported"),
         ADDEND => return Err("ARM64_RELOC_ADDEND must be followed by ARM64_RELOC_PAGE21, PAGEOFF12 or BRANCH26"),
         SUBTRACTOR => return Err("ARM64_RELOC_SUBTRACTOR must be followed by a ARM64_RELOC_UNSIGNED"),
@@ -222,7 +241,11 @@ mod tests {
         assert_eq!(map(&got, None, 0, 0).unwrap().kind, REQ_GOT_POINTER64);
         let got = r(POINTER_TO_GOT, true, 2, true, 4);
         assert_eq!(map(&got, None, 0, 0).unwrap().kind, REQ_GOT_DELTA32);
-        assert!(map(&r(TLVP_LOAD_PAGE21, true, 2, true, 4), None, 0, 0).is_err());
+        assert_eq!(map(&r(TLVP_LOAD_PAGE21, true, 2, true, 4), None, 0, 0).unwrap().kind, REQ_GOT_PAGE21);
+        let tlvp = r(TLVP_LOAD_PAGEOFF12, false, 2, true, 4);
+        assert_eq!(map(&tlvp, None, 0xf940_0000, 0).unwrap().kind, REQ_GOT_LO12);
+        assert!(map(&tlvp, None, 0xb940_0000, 0).is_err(), "ldr w is not a descriptor load");
+        assert!(map(&r(TLVP_LOAD_PAGE21, true, 2, false, 4), None, 0, 0).is_err());
         assert_eq!(reloc_name(10), "ARM64_RELOC_ADDEND");
     }
 }

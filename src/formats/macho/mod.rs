@@ -7,8 +7,7 @@
 //! Read with `object`'s low-level Mach-O readers. What becomes of an object:
 //! * one graph section per Mach-O section, named `SEGMENT,SECTION`; debug
 //!   sections (`S_ATTR_DEBUG`, `__DWARF`) and embedded bitcode (`__LLVM`)
-//!   are not loaded; thread-local sections (`S_THREAD_LOCAL_*`) are not
-//!   loaded either, and a reference to them is a "not supported" error;
+//!   are not loaded;
 //! * blocks: with `MH_SUBSECTIONS_VIA_SYMBOLS` a section is split at every
 //!   symbol that is not an `N_ALT_ENTRY` ("the object can be divided into
 //!   individual blocks", `<mach-o/loader.h>`); C-string sections
@@ -31,7 +30,25 @@
 //!   resolved without a relocation (FDE CIE pointer, `pc_begin`, LSDA
 //!   pointer) get edges, so the records stay right wherever blocks land;
 //! * `section$start$SEG$SECT` / `section$end$SEG$SECT` are defined by
-//!   [`finish`] at the start and end of the sections named `SEG,SECT`.
+//!   [`finish`] at the start and end of the sections named `SEG,SECT`;
+//! * thread-local variables (dyld's `threadLocalVariables.c` model), served
+//!   by the crate's thread-local runtime (`crate::runtime::tls`):
+//!   `__thread_data` (`S_THREAD_LOCAL_REGULAR`) and `__thread_bss`
+//!   (`S_THREAD_LOCAL_ZEROFILL`) are the link's TLS template (roles
+//!   [`SectionRole::TlsData`] / [`SectionRole::TlsBss`], read-only, laid
+//!   out together as ELF's `.tdata`/`.tbss`); `__thread_vars`
+//!   (`S_THREAD_LOCAL_VARIABLES`) holds one 24-byte descriptor `{thunk,
+//!   key, offset}` per variable (one block each), whose `key` word the
+//!   link points at its module descriptor (`crate::runtime::tls::TlsModule`)
+//!   and whose `offset` word (a pointer to the variable's initial value
+//!   in the object) becomes the value's offset in the template. The thunk
+//!   `__tlv_bootstrap`, when no input or `--abs` defines it, is bound
+//!   weakly to `crate::runtime::tls::macho_tlv_bootstrap` for x86-64 on an
+//!   x86-64 Linux host (other targets leave it to whoever runs the code).
+//!   Accesses (`X86_64_RELOC_TLV`, `ARM64_RELOC_TLVP_LOAD_*`) load the
+//!   descriptor's address as GOT loads do, relaxed to an address
+//!   computation when the descriptor is in the link (ld64 does the same).
+//!   `__thread_ptrs` and `__thread_init` are refused when not empty.
 //!
 //! Relocation errors name file, section, offset and relocation type.
 
@@ -43,8 +60,8 @@ use crate::error::{Error, Location, Result};
 use crate::formats::elf::{define_global, name_budget, MAX_ALIGN, MAX_SIZE};
 use crate::formats::{shown, FileKind};
 use crate::graph::{
-    BlockId, Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, Scope, SectionId, SectionRole,
-    Symbol, SymbolId, SymbolKind,
+    BlockId, Container, Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, Scope, SectionId,
+    SectionRole, Symbol, SymbolId, SymbolKind,
 };
 use object::macho;
 use object::read::macho::{FatArch, MachHeader, Nlist, Section as _, Segment as _};
@@ -144,6 +161,16 @@ pub fn cpu_arch(cputype: u32) -> Option<Arch> {
         macho::CPU_TYPE_X86_64 => Some(Arch::X86_64),
         macho::CPU_TYPE_ARM64 => Some(Arch::Aarch64),
         _ => None,
+    }
+}
+
+/// The target triple of a Mach-O link for `arch` (LLVM's names for
+/// macOS; other architectures keep their Linux triple).
+pub fn triple(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "x86_64-apple-macosx",
+        Arch::Aarch64 => "arm64-apple-macosx",
+        a => a.triple(),
     }
 }
 
@@ -283,7 +310,7 @@ pub fn select_slice<'a>(name: &str, data: &'a [u8], arch: Arch) -> Result<&'a [u
         }
     }
     let have: Vec<String> = slices.iter().map(|s| cpu_name(s.0)).collect();
-    Err(unsupported(name, format!("universal file has no slice for {} (it has: {})", arch.triple(), have.join(", "))))
+    Err(unsupported(name, format!("universal file has no slice for {} (it has: {})", triple(arch), have.join(", "))))
 }
 
 /// What a symbol table entry became.
@@ -363,6 +390,12 @@ struct Kinds {
     pair32: EdgeKind,
     subtrahend: EdgeKind,
     keep_alive: EdgeKind,
+    /// 64-bit offset of `S + A` in the TLS template (lowered at pre-fixup).
+    dtprel64: EdgeKind,
+    /// 64-bit address of the link's TLS module descriptor, whatever the
+    /// target, when the architecture's GOT pass provides one (x86-64);
+    /// otherwise the builder makes the descriptor itself.
+    tls_module: Option<EdgeKind>,
 }
 
 fn kinds(arch: Arch) -> Kinds {
@@ -376,6 +409,8 @@ fn kinds(arch: Arch) -> Kinds {
                 pair32: k::DELTA32_PAIR,
                 subtrahend: k::SUBTRAHEND,
                 keep_alive: k::KEEP_ALIVE,
+                dtprel64: k::REQ_DTPREL64,
+                tls_module: None,
             }
         }
         _ => {
@@ -387,6 +422,8 @@ fn kinds(arch: Arch) -> Kinds {
                 pair32: k::DELTA32_PAIR,
                 subtrahend: k::SUBTRAHEND,
                 keep_alive: k::KEEP_ALIVE,
+                dtprel64: k::DTPOFF64,
+                tls_module: Some(k::TLS_MODULE64),
             }
         }
     }
@@ -472,6 +509,7 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         Arch::Aarch64 => aarch64_origin_name,
         _ => x86_64_origin_name,
     };
+    g.files[file.index()].container = Container::MachO;
 
     // Load commands: the sections of every LC_SEGMENT_64, and LC_SYMTAB.
     let mut sects: Vec<Sect<'a>> = Vec::new();
@@ -568,13 +606,10 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
             Some("embedded bitcode section, not loaded")
         } else if matches!(
             s.stype(),
-            macho::S_THREAD_LOCAL_REGULAR
-                | macho::S_THREAD_LOCAL_ZEROFILL
-                | macho::S_THREAD_LOCAL_VARIABLES
-                | macho::S_THREAD_LOCAL_VARIABLE_POINTERS
-                | macho::S_THREAD_LOCAL_INIT_FUNCTION_POINTERS
-        ) {
-            Some("Mach-O thread-local variables (TLV) are not supported")
+            macho::S_THREAD_LOCAL_VARIABLE_POINTERS | macho::S_THREAD_LOCAL_INIT_FUNCTION_POINTERS
+        ) && s.size == 0
+        {
+            Some("empty thread-local pointer section, not loaded")
         } else {
             None
         };
@@ -594,6 +629,40 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
                 format!("section {} ({}): indirect symbol sections are not linked", i + 1, s.label),
             ));
         }
+        if s.stype() == macho::S_THREAD_LOCAL_VARIABLE_POINTERS {
+            return Err(unsupported(
+                &name,
+                format!(
+                    "section {} ({}): thread-local variable pointers (S_THREAD_LOCAL_VARIABLE_POINTERS) are made by \
+                     static linkers, not linked from objects",
+                    i + 1,
+                    s.label
+                ),
+            ));
+        }
+        if s.stype() == macho::S_THREAD_LOCAL_INIT_FUNCTION_POINTERS {
+            return Err(unsupported(
+                &name,
+                format!(
+                    "section {} ({}): thread-local initialiser functions (S_THREAD_LOCAL_INIT_FUNCTION_POINTERS) are \
+                     not supported",
+                    i + 1,
+                    s.label
+                ),
+            ));
+        }
+        if s.stype() == macho::S_THREAD_LOCAL_VARIABLES && s.size % TLV_SIZE != 0 {
+            return Err(malformed(
+                &name,
+                format!(
+                    "section {} ({}): size {:#x} is not a multiple of the {TLV_SIZE}-byte thread-local variable \
+                     descriptor",
+                    i + 1,
+                    s.label,
+                    s.size
+                ),
+            ));
+        }
         if s.stype() == macho::S_INIT_FUNC_OFFSETS && s.size > 0 {
             return Err(unsupported(
                 &name,
@@ -609,6 +678,7 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
             }
             macho::S_4BYTE_LITERALS => every(4, sp),
             macho::S_8BYTE_LITERALS | macho::S_LITERAL_POINTERS => every(8, sp),
+            macho::S_THREAD_LOCAL_VARIABLES => every(TLV_SIZE, sp),
             macho::S_16BYTE_LITERALS => every(16, sp),
             _ if s.is_compact_unwind() => every(32, sp),
             _ if s.sectname == b"__eh_frame" => {
@@ -664,8 +734,12 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         }
         let attrs = s.flags & macho::SECTION_ATTRIBUTES;
         let code = attrs & (macho::S_ATTR_PURE_INSTRUCTIONS | macho::S_ATTR_SOME_INSTRUCTIONS) != 0;
+        let tls = matches!(s.stype(), macho::S_THREAD_LOCAL_REGULAR | macho::S_THREAD_LOCAL_ZEROFILL);
         let prot = if code {
             Prot::ReadExec
+        } else if tls {
+            // The TLS template: each thread's block is a copy of it.
+            Prot::Read
         } else if s.zerofill() {
             Prot::ReadWrite
         } else if s.segname == b"__TEXT" || s.segname == b"__DATA_CONST" {
@@ -676,11 +750,14 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         let role = match s.stype() {
             macho::S_MOD_INIT_FUNC_POINTERS => SectionRole::InitArray(65535),
             macho::S_MOD_TERM_FUNC_POINTERS => SectionRole::FiniArray(65535),
+            macho::S_THREAD_LOCAL_REGULAR => SectionRole::TlsData,
+            macho::S_THREAD_LOCAL_ZEROFILL => SectionRole::TlsBss,
             _ => SectionRole::Regular,
         };
         let sid = g.add_section(names.intern(s.label.as_bytes()), file, prot, role);
         g.sections[sid.index()].input_index = i as u32;
-        if role != SectionRole::Regular || attrs & macho::S_ATTR_NO_DEAD_STRIP != 0 {
+        let plain = matches!(role, SectionRole::Regular | SectionRole::TlsData | SectionRole::TlsBss);
+        if !plain || attrs & macho::S_ATTR_NO_DEAD_STRIP != 0 {
             g.sections[sid.index()].keep = true;
         }
         s.section = Some(sid);
@@ -978,6 +1055,8 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         }
     }
 
+    tlv_descriptors(&mut bld, names, arch, &k)?;
+
     // Unwind information kept with its functions.
     #[allow(clippy::needless_range_loop)] // `bld` is borrowed mutably in the body
     for si in 0..bld.sects.len() {
@@ -1023,6 +1102,103 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         }
     }
     Ok(file)
+}
+
+/// Size in bytes of a thread-local variable descriptor (`struct
+/// TLVDescriptor { thunk, key, offset }`, dyld's `threadLocalVariables.c`).
+pub const TLV_SIZE: u64 = 24;
+
+/// The symbol a descriptor's thunk word names.
+pub const TLV_BOOTSTRAP: &str = "__tlv_bootstrap";
+
+/// Readies the descriptors of every `__thread_vars` section of the object:
+/// per 24-byte descriptor, the `offset` word's `*_RELOC_UNSIGNED` edge to
+/// the variable's initial value (which must lie in a `__thread_data` or
+/// `__thread_bss` section loaded so far) becomes the architecture's
+/// template-offset kind, and the `key` word gets an edge to the link's TLS
+/// module descriptor. On x86-64, an undefined `__tlv_bootstrap` is bound
+/// weakly to the host's thunk when there is one
+/// (`crate::runtime::tls::macho_tlv_bootstrap`).
+fn tlv_descriptors(bld: &mut Builder<'_, '_>, names: &mut Interner, arch: Arch, k: &Kinds) -> Result<()> {
+    let mut any = false;
+    for si in 0..bld.sects.len() {
+        if bld.sects[si].stype() != macho::S_THREAD_LOCAL_VARIABLES || bld.sects[si].section.is_none() {
+            continue;
+        }
+        let label = bld.sects[si].label.clone();
+        for at in (0..bld.sects[si].size).step_by(TLV_SIZE as usize) {
+            any = true;
+            let bi = bld.sects[si].block_at(at);
+            let (bstart, b) = bld.sects[si].blocks[bi];
+            if at + TLV_SIZE > bld.sects[si].block_end(bi) {
+                return Err(bld.bad(format!(
+                    "{label}: the thread-local variable descriptor at offset {at:#x} is split by the symbol at {:#x}",
+                    bld.sects[si].block_end(bi)
+                )));
+            }
+            let rel = (at - bstart) as u32;
+            let edges = &bld.g.blocks[b.index()].edges;
+            let word = |w: u32| edges.iter().position(|e| e.offset == rel + w && e.kind != k.keep_alive);
+            let (Some(_), None, Some(oi)) = (word(0), word(8), word(16)) else {
+                return Err(bld.bad(format!(
+                    "{label}: the thread-local variable descriptor at offset {at:#x} needs a relocation on its thunk \
+                     (+0) and offset (+16) words and none on its key (+8)"
+                )));
+            };
+            let e = edges[oi];
+            let sym = &bld.g.symbols[e.target.index()];
+            let in_template = sym.kind == SymbolKind::Defined
+                && e.kind == k.pointer64
+                && matches!(
+                    sym.block.map(|t| bld.g.block_section(t).role),
+                    Some(SectionRole::TlsData | SectionRole::TlsBss)
+                );
+            if !in_template {
+                return Err(unsupported(
+                    &bld.fname,
+                    format!(
+                        "{label}: the thread-local variable descriptor at offset {at:#x}: its offset word must be a \
+                         64-bit pointer to the initial value in a __thread_data or __thread_bss section (it points \
+                         at {})",
+                        bld.g.symbol_display(e.target, names)
+                    ),
+                ));
+            }
+            bld.g.blocks[b.index()].edges[oi].kind = k.dtprel64;
+            let (target, kind) = match k.tls_module {
+                // The architecture's GOT pass points it at its module.
+                Some(kind) => (bld.anon(si, bi), kind),
+                None => (tls_module(bld.g, names, bld.file), k.pointer64),
+            };
+            bld.g.blocks[b.index()].edges.push(Edge { offset: rel + 8, target, kind, origin: 0, addend: 0 });
+        }
+    }
+    if any && arch == Arch::X86_64 {
+        if let Some(thunk) = crate::runtime::tls::macho_tlv_bootstrap() {
+            let n = names.intern(TLV_BOOTSTRAP.as_bytes());
+            let s = bld.g.global_ref(n, bld.file);
+            let sym = &mut bld.g.symbols[s.index()];
+            if sym.kind == SymbolKind::External {
+                // Weak: an input's definition or the session's (--abs)
+                // takes precedence.
+                sym.kind = SymbolKind::Absolute;
+                sym.value = thunk;
+                sym.linkage = Linkage::Weak;
+                sym.resolved = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A symbol at the link's TLS module descriptor (the section of role
+/// [`SectionRole::TlsModule`], made here if the graph has none yet).
+fn tls_module(g: &mut LinkGraph<'_>, names: &mut Interner, file: FileId) -> SymbolId {
+    let existing = g.sections.iter().find(|s| s.role == SectionRole::TlsModule).and_then(|s| s.blocks.first().copied());
+    match existing {
+        Some(b) => g.add_anonymous(b, 0, file),
+        None => crate::arch::tls::TlsBuilder::default().module(g, names, file),
+    }
 }
 
 /// Resolves an edge target: a symbol table entry, or an address in a

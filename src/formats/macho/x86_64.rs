@@ -16,8 +16,13 @@
 //! * `GOT_LOAD` is "a MOVQ load of a GOT entry" (relaxed to `leaq` when the
 //!   target is defined in the link), `GOT` any other GOT reference, both
 //!   32-bit pc-relative and extern;
-//! * `X86_64_RELOC_TLV` (thread-local variables) is refused: this linker
-//!   has no Mach-O TLV runtime.
+//! * `X86_64_RELOC_TLV` is "for thread local variables": the `movq
+//!   _v@TLVP(%rip), %rdi` that loads the address of `_v`'s descriptor
+//!   (32-bit pc-relative, extern, no addend), mapped as a `GOT_LOAD`: ld64
+//!   rewrites it to `leaq` when the descriptor is in the image and
+//!   otherwise loads it from a `__thread_ptrs` slot, which is what the GOT
+//!   pass does with the descriptor's address (see [`super`] for the
+//!   descriptors themselves).
 
 use super::{Plan, RelocInfo, Spec};
 use crate::arch::x86_64::edges::*;
@@ -153,7 +158,12 @@ pub fn map(r: &RelocInfo, next: Option<&RelocInfo>, content: i64, p: u64) -> Res
                 used: 2,
             }
         }
-        TLV => return Err("Mach-O thread-local variables (TLV) are not supported"),
+        TLV => {
+            need(r.ext, "X86_64_RELOC_TLV must be extern (r_extern 1)")?;
+            need(pcrel32, "X86_64_RELOC_TLV must be a 32-bit pc-relative field (r_pcrel 1, r_length 2)")?;
+            need(content == 0, "X86_64_RELOC_TLV takes no addend")?;
+            Plan::one(REQ_GOT_LOAD_REX_RELAXABLE, Spec::Symbol(r.symbolnum), -4, 4)
+        }
         _ => return Err("unknown relocation type"),
     })
 }
@@ -178,7 +188,11 @@ mod tests {
         let p = map(&r(GOT_LOAD, true, 2, true), None, 0, 0).unwrap();
         assert_eq!(p.kind, REQ_GOT_LOAD_REX_RELAXABLE);
         assert!(map(&r(GOT, true, 3, true), None, 0, 0).is_err());
-        assert!(map(&r(TLV, true, 2, true), None, 0, 0).is_err());
+        let p = map(&r(TLV, true, 2, true), None, 0, 0).unwrap();
+        assert_eq!((p.kind, p.target, p.addend), (REQ_GOT_LOAD_REX_RELAXABLE, Spec::Symbol(3), -4));
+        assert!(map(&r(TLV, true, 2, true), None, 8, 0).is_err());
+        assert!(map(&r(TLV, true, 2, false), None, 0, 0).is_err());
+        assert!(map(&r(TLV, false, 3, true), None, 0, 0).is_err());
         let sub = r(SUBTRACTOR, false, 3, true);
         let uns = RelocInfo { symbolnum: 5, ..r(UNSIGNED, false, 3, true) };
         let p = map(&sub, Some(&uns), 8, 0).unwrap();
