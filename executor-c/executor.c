@@ -1,7 +1,7 @@
 // jitlink-executor, portable C version: runs code that jitlink links in
 // another process (possibly another architecture, e.g. under qemu-user).
-// Protocol: docs/executor-protocol.md (version 1). Build with any C
-// compiler on Linux:
+// Protocol: docs/executor-protocol.md (version 2, and 1 on request).
+// Build with any C compiler on Linux:
 //
 //     $CC -O2 -o jitlink-executor executor-c/*.c -ldl
 //
@@ -27,7 +27,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define PROTOCOL_VERSION 1u
+#define PROTOCOL_VERSION 2u
 #define MAX_FRAME (1u << 30)
 
 enum {
@@ -41,10 +41,13 @@ enum {
     OP_RUN_MAIN = 0x08,
     OP_CALL = 0x09,
     OP_SHUTDOWN = 0x0a,
+    OP_RESUME = 0x0b,
+    OP_DEALLOCATE = 0x0c,
     OP_OK = 0x80,
     OP_ERROR = 0x81,
     OP_EXITED = 0x82,
-    OP_FAULT = 0x83
+    OP_FAULT = 0x83,
+    OP_LAZY = 0x84
 };
 
 enum { ACT_REGISTER_EH_FRAME = 1, ACT_CALL_INIT = 2, ACT_AT_EXIT = 3, ACT_CXA_FINALIZE_AT_RELEASE = 4 };
@@ -336,6 +339,10 @@ static void report_exit(int status, void *arg) {
 
 /* ------------------------------------------------------- memory */
 
+/* Reentrancy (version 2): requests may arrive while JIT'd code runs (in
+ * the lazy resolver), so no pointer into the tables below is kept while
+ * JIT'd code runs: they may be reallocated meanwhile. */
+
 struct action {
     uint8_t kind;
     uint64_t addr;
@@ -347,20 +354,36 @@ struct seg {
     int prot;
 };
 
+/* What one FINALIZE made of part of a reservation. */
+struct group {
+    uint64_t id;
+    struct seg *segs;
+    size_t nsegs;
+    struct action *release; /* run in reverse at RELEASE / DEALLOCATE */
+    size_t nrelease;
+};
+
 struct resv {
     uintptr_t base;
     size_t len;
-    int live, finalized;
-    struct seg segs[16];
-    int nsegs;
-    struct action *release;
-    size_t nrelease;
-    uint64_t *at_exit;
-    size_t nat_exit;
+    int live;
+    uint64_t seq;
+    struct group *groups; /* live FINALIZEs, in order */
+    size_t ngroups;
 };
 
 static struct resv *resvs;
 static size_t nresvs;
+static uint64_t next_seq = 1;
+
+/* Exit-time finalisers of every live group, in the order given. */
+struct at_exit_fn {
+    uint64_t resv_seq, group;
+    size_t order;
+    uint64_t addr;
+};
+static struct at_exit_fn *at_exit_fns;
+static size_t nat_exit_fns, at_exit_order;
 
 static void flush_icache(uintptr_t start, size_t len) {
 #if defined(__GNUC__) || defined(__clang__)
@@ -371,6 +394,26 @@ static void flush_icache(uintptr_t start, size_t len) {
 #endif
 }
 
+/* Copies d to addr: one atomic store for 4 bytes at a 4-aligned address (a
+ * patched branch) or 8 at an 8-aligned one (a stub slot). */
+static void store(uintptr_t addr, const uint8_t *d, size_t len) {
+#if defined(__GNUC__) || defined(__clang__)
+    if (len == 4 && (addr & 3) == 0) {
+        uint32_t v;
+        memcpy(&v, d, 4);
+        __atomic_store_n((uint32_t *)addr, v, __ATOMIC_RELEASE);
+        return;
+    }
+    if (len == 8 && (addr & 7) == 0) {
+        uint64_t v;
+        memcpy(&v, d, 8);
+        __atomic_store_n((uint64_t *)addr, v, __ATOMIC_RELEASE);
+        return;
+    }
+#endif
+    memcpy((void *)addr, d, len);
+}
+
 static size_t round_page(size_t n) { return (n + page_size - 1) & ~(page_size - 1); }
 
 static uintptr_t libc_anchor(void) {
@@ -378,9 +421,13 @@ static uintptr_t libc_anchor(void) {
     return p ? (uintptr_t)p : (uintptr_t)&malloc;
 }
 
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
 /* Maps len RW bytes at exactly hint, or returns 0. */
 static uintptr_t map_at(uintptr_t hint, size_t len) {
-    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 #ifdef MAP_FIXED_NOREPLACE
     flags |= MAP_FIXED_NOREPLACE;
 #endif
@@ -397,7 +444,7 @@ static uintptr_t map_at(uintptr_t hint, size_t len) {
 /* Maps len bytes anywhere, aligned to align (a power of two >= page). */
 static uintptr_t map_anywhere(size_t len, size_t align, int extra) {
     size_t total = len + align;
-    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra, -1, 0);
+    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | extra, -1, 0);
     if (p == MAP_FAILED)
         return 0;
     uintptr_t a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
@@ -467,17 +514,99 @@ static void *runtime_fn(const char *name) {
     return p;
 }
 
-/* Runs the exit-time finalisers of every live link, latest link first. */
+static int at_exit_later_first(const void *a, const void *b) {
+    const struct at_exit_fn *x = a, *y = b;
+    if (x->resv_seq != y->resv_seq)
+        return x->resv_seq > y->resv_seq ? -1 : 1;
+    if (x->group != y->group)
+        return x->group > y->group ? -1 : 1;
+    return x->order < y->order ? -1 : 1;
+}
+
+/* Runs the exit-time finalisers of every live link, latest link first
+ * (reservations latest first, and the FINALIZEs of each latest first). */
 static void run_at_exit(void) {
-    for (size_t i = nresvs; i-- > 0;) {
-        struct resv *r = &resvs[i];
-        if (!r->live)
-            continue;
-        size_t n = r->nat_exit;
-        r->nat_exit = 0;
-        for (size_t k = 0; k < n; k++)
-            ((void (*)(void))(uintptr_t)r->at_exit[k])();
+    struct at_exit_fn *fns = at_exit_fns;
+    size_t n = nat_exit_fns;
+    at_exit_fns = NULL;
+    nat_exit_fns = 0;
+    if (n)
+        qsort(fns, n, sizeof *fns, at_exit_later_first);
+    for (size_t k = 0; k < n; k++)
+        ((void (*)(void))(uintptr_t)fns[k].addr)();
+    free(fns);
+}
+
+/* Drops the exit-time finalisers of a reservation (group 0: all of it) or
+ * of one group. */
+static void drop_at_exit(uint64_t resv_seq, uint64_t group) {
+    size_t k = 0;
+    for (size_t i = 0; i < nat_exit_fns; i++)
+        if (!(at_exit_fns[i].resv_seq == resv_seq && (group == 0 || at_exit_fns[i].group == group)))
+            at_exit_fns[k++] = at_exit_fns[i];
+    nat_exit_fns = k;
+}
+
+static void free_group(struct group *g) {
+    free(g->segs);
+    free(g->release);
+}
+
+/* Appends group g's release actions, latest first, to *out. */
+static void collect_release(const struct group *g, struct action **out, size_t *n) {
+    if (!g->nrelease)
+        return;
+    struct action *a = realloc(*out, (*n + g->nrelease) * sizeof *a);
+    if (!a)
+        fatal("out of memory");
+    for (size_t i = g->nrelease; i-- > 0;)
+        a[(*n)++] = g->release[i];
+    *out = a;
+}
+
+/* Runs release actions with no pointer into the tables held (they run
+ * JIT'd destructors). */
+static void run_release(const struct action *acts, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const char *fn = acts[i].kind == ACT_REGISTER_EH_FRAME ? "__deregister_frame" : "__cxa_finalize";
+        void (*f)(void *) = (void (*)(void *))(uintptr_t)runtime_fn(fn);
+        if (f)
+            f((void *)(uintptr_t)acts[i].addr);
     }
+}
+
+/* The lazy resolver (version 2). */
+static uint64_t serve(int until_resume);
+
+static uint64_t lazy_failed(void) { return 0; }
+
+#if defined(PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP)
+/* One thread at a time talks to the controller from inside JIT'd code; the
+ * same thread may re-enter. */
+static pthread_mutex_t resolver_mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP;
+#define RESOLVER_LOCK() pthread_mutex_lock(&resolver_mu)
+#define RESOLVER_UNLOCK() pthread_mutex_unlock(&resolver_mu)
+#else
+#define RESOLVER_LOCK() ((void)0)
+#define RESOLVER_UNLOCK() ((void)0)
+#endif
+
+/* Bootstrap symbol __jitlink_lazy_resolve: called by the re-entry routine
+ * with a lazy trampoline's context, sends LAZY context, serves the
+ * controller's requests until RESUME address, and returns the address to
+ * continue at (a function returning 0 when the controller says 0). errno
+ * is preserved. */
+static uint64_t jitlink_lazy_resolve(uint64_t context) {
+    RESOLVER_LOCK();
+    int saved = errno;
+    struct buf b = {0};
+    put_u64(&b, context);
+    send_msg(OP_LAZY, &b);
+    free(b.p);
+    uint64_t a = serve(1);
+    errno = saved;
+    RESOLVER_UNLOCK();
+    return a ? a : (uint64_t)(uintptr_t)&lazy_failed;
 }
 
 /* --------------------------------------------------------- requests */
@@ -488,13 +617,18 @@ static void do_hello(struct rd *r) {
         reply_error("malformed HELLO");
         return;
     }
-    if (v != PROTOCOL_VERSION) {
-        reply_error("protocol version %u is not supported (this executor speaks version %u)", v, PROTOCOL_VERSION);
+    /* Testing aid: JITLINK_EXECUTOR_MAX_VERSION=1 behaves as a version-1 executor. */
+    uint32_t max = PROTOCOL_VERSION;
+    const char *mv = getenv("JITLINK_EXECUTOR_MAX_VERSION");
+    if (mv && atoi(mv) >= 1 && (uint32_t)atoi(mv) < max)
+        max = (uint32_t)atoi(mv);
+    if (v < 1 || v > max) {
+        reply_error("protocol version %u is not supported (this executor speaks versions 1 to %u)", v, max);
         return;
     }
     said_hello = 1;
     struct buf b = {0};
-    put_u32(&b, PROTOCOL_VERSION);
+    put_u32(&b, v);
     put_str(&b, TRIPLE);
     put_u64(&b, page_size);
     put_u8(&b, (uint8_t)sizeof(void *));
@@ -510,13 +644,15 @@ static void do_hello(struct rd *r) {
         addrs[i] = (uint64_t)(uintptr_t)p;
         count += p != NULL;
     }
-    put_u32(&b, count);
+    put_u32(&b, count + 1);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (addrs[i]) {
             put_str(&b, names[i]);
             put_u64(&b, addrs[i]);
         }
     }
+    put_str(&b, "__jitlink_lazy_resolve");
+    put_u64(&b, (uint64_t)(uintptr_t)&jitlink_lazy_resolve);
     reply_ok(&b);
 }
 
@@ -558,6 +694,7 @@ static void do_reserve(struct rd *r) {
     slot->base = a;
     slot->len = len;
     slot->live = 1;
+    slot->seq = next_seq++;
     struct buf b = {0};
     put_u64(&b, a);
     reply_ok(&b);
@@ -574,35 +711,112 @@ static void do_release(struct rd *r) {
         reply_error("RELEASE: no reservation at 0x%llx", (unsigned long long)base);
         return;
     }
-    for (size_t i = v->nrelease; i-- > 0;) {
-        struct action *a = &v->release[i];
-        if (a->kind == ACT_REGISTER_EH_FRAME) {
-            void (*f)(void *) = (void (*)(void *))(uintptr_t)runtime_fn("__deregister_frame");
-            if (f)
-                f((void *)(uintptr_t)a->addr);
-        } else if (a->kind == ACT_CXA_FINALIZE_AT_RELEASE) {
-            void (*f)(void *) = (void (*)(void *))(uintptr_t)runtime_fn("__cxa_finalize");
-            if (f)
-                f((void *)(uintptr_t)a->addr);
-        }
+    struct action *acts = NULL;
+    size_t nacts = 0;
+    for (size_t g = v->ngroups; g-- > 0;) {
+        collect_release(&v->groups[g], &acts, &nacts);
+        free_group(&v->groups[g]);
     }
-    munmap((void *)v->base, v->len);
-    free(v->release);
-    free(v->at_exit);
-    v->release = NULL;
-    v->at_exit = NULL;
-    v->nrelease = v->nat_exit = 0;
+    free(v->groups);
+    v->groups = NULL;
+    v->ngroups = 0;
     v->live = 0;
+    drop_at_exit(v->seq, 0);
+    uintptr_t vbase = v->base;
+    size_t vlen = v->len;
+    run_release(acts, nacts); /* may re-enter: v is not used after this */
+    free(acts);
+    munmap((void *)vbase, vlen);
     reply_ok(NULL);
 }
 
-/* The protection of the segment of a finalized reservation holding addr (-1: none). */
+/* DEALLOCATE (version 2): releases the FINALIZEs inside a page-aligned
+ * range of a reservation and gives it fresh zeroed read-write pages. */
+static void do_deallocate(struct rd *r) {
+    uint64_t addr = get_u64(r), size = get_u64(r);
+    if (r->bad) {
+        reply_error("malformed DEALLOCATE");
+        return;
+    }
+    struct resv *v = resv_containing(addr, size);
+    if (!v || (addr & (page_size - 1)) != 0 || addr + round_page((size_t)size) > v->base + v->len) {
+        reply_error("DEALLOCATE: [0x%llx, +%llu) is not a page-aligned range of memory this executor reserved",
+                    (unsigned long long)addr, (unsigned long long)size);
+        return;
+    }
+    uintptr_t lo = (uintptr_t)addr, hi = (uintptr_t)addr + round_page((size_t)size);
+    for (size_t g = 0; g < v->ngroups; g++) {
+        int touches = 0, inside = 1;
+        for (size_t i = 0; i < v->groups[g].nsegs; i++) {
+            struct seg *sg = &v->groups[g].segs[i];
+            if (sg->addr < hi && sg->addr + sg->size > lo)
+                touches = 1;
+            if (sg->addr < lo || sg->addr + sg->size > hi)
+                inside = 0;
+        }
+        if (touches && !inside) {
+            reply_error("DEALLOCATE: [0x%llx, +%llu) cuts through the segments of an earlier FINALIZE",
+                        (unsigned long long)addr, (unsigned long long)size);
+            return;
+        }
+    }
+    struct action *acts = NULL;
+    size_t nacts = 0, kept = 0;
+    uint64_t *gone = NULL;
+    size_t ngone = 0;
+    for (size_t g = 0; g < v->ngroups; g++) {
+        struct group *gr = &v->groups[g];
+        int touches = 0;
+        for (size_t i = 0; i < gr->nsegs; i++)
+            if (gr->segs[i].addr < hi && gr->segs[i].addr + gr->segs[i].size > lo)
+                touches = 1;
+        if (!touches) {
+            v->groups[kept++] = *gr;
+            continue;
+        }
+        uint64_t *q = realloc(gone, (ngone + 1) * sizeof *q);
+        if (!q)
+            fatal("out of memory");
+        gone = q;
+        gone[ngone++] = gr->id;
+        struct action *mine = NULL;
+        size_t nmine = 0;
+        collect_release(gr, &mine, &nmine);
+        /* Latest group first: prepend. */
+        struct action *all = realloc(mine, (nmine + nacts) * sizeof *all);
+        if (!all && nmine + nacts)
+            fatal("out of memory");
+        if (nacts)
+            memcpy(all + nmine, acts, nacts * sizeof *acts);
+        free(acts);
+        acts = all;
+        nacts += nmine;
+        free_group(gr);
+    }
+    v->ngroups = kept;
+    for (size_t i = 0; i < ngone; i++)
+        drop_at_exit(v->seq, gone[i]);
+    free(gone);
+    run_release(acts, nacts); /* may re-enter: v is not used after this */
+    free(acts);
+    void *p = mmap((void *)lo, hi - lo, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        reply_error("DEALLOCATE: mmap failed: %s", strerror(errno));
+        return;
+    }
+    reply_ok(NULL);
+}
+
+/* The protection of the finalized segment holding addr (read-write outside
+ * every segment). */
 static int prot_at(const struct resv *v, uintptr_t addr) {
-    if (!v->finalized)
-        return PROT_READ | PROT_WRITE;
-    for (int i = 0; i < v->nsegs; i++)
-        if (addr >= v->segs[i].addr && addr - v->segs[i].addr < round_page(v->segs[i].size))
-            return v->segs[i].prot;
+    for (size_t g = 0; g < v->ngroups; g++)
+        for (size_t i = 0; i < v->groups[g].nsegs; i++) {
+            const struct seg *sg = &v->groups[g].segs[i];
+            if (addr >= sg->addr && addr - sg->addr < round_page(sg->size))
+                return sg->prot;
+        }
     return PROT_READ | PROT_WRITE;
 }
 
@@ -638,7 +852,7 @@ static void do_write(struct rd *r) {
             reply_error("WRITE: mprotect failed: %s", strerror(errno));
             return;
         }
-        memcpy((void *)(uintptr_t)addr, d, (size_t)len);
+        store((uintptr_t)addr, d, (size_t)len);
         if (locked) {
             mprotect((void *)lo, hi - lo, prot & ~PROT_WRITE);
             if (prot & PROT_EXEC)
@@ -664,21 +878,10 @@ static void do_read(struct rd *r) {
     reply_ok(&b);
 }
 
-static int push_action(struct resv *v, uint8_t kind, uint64_t addr) {
-    struct action *a = realloc(v->release, (v->nrelease + 1) * sizeof *a);
-    if (!a)
-        return -1;
-    v->release = a;
-    a[v->nrelease].kind = kind;
-    a[v->nrelease].addr = addr;
-    v->nrelease++;
-    return 0;
-}
-
 static void do_finalize(struct rd *r) {
     uint64_t base = get_u64(r);
     uint32_t nseg = get_u32(r);
-    if (r->bad) {
+    if (r->bad || nseg > r->len) {
         reply_error("malformed FINALIZE");
         return;
     }
@@ -687,59 +890,74 @@ static void do_finalize(struct rd *r) {
         reply_error("FINALIZE: no reservation at 0x%llx", (unsigned long long)base);
         return;
     }
-    if (v->finalized) {
-        reply_error("FINALIZE: reservation 0x%llx is already finalized", (unsigned long long)base);
-        return;
-    }
-    if (nseg > 16) {
-        reply_error("FINALIZE: %u segments (at most 16)", nseg);
-        return;
-    }
-    struct seg segs[16];
-    const uint8_t *content[16];
-    uint64_t clen[16];
+    struct seg *segs = calloc(nseg ? nseg : 1, sizeof *segs);
+    const uint8_t **content = calloc(nseg ? nseg : 1, sizeof *content);
+    uint64_t *clen = calloc(nseg ? nseg : 1, sizeof *clen);
+    if (!segs || !content || !clen)
+        fatal("out of memory");
+#define FAIL(...)                                                                                                      \
+    do {                                                                                                               \
+        reply_error(__VA_ARGS__);                                                                                      \
+        free(segs);                                                                                                    \
+        free(content);                                                                                                 \
+        free(clen);                                                                                                    \
+        return;                                                                                                        \
+    } while (0)
     for (uint32_t i = 0; i < nseg; i++) {
         uint64_t addr = get_u64(r), size = get_u64(r);
         uint8_t prot = get_u8(r);
         content[i] = get_bytes(r, &clen[i]);
-        if (r->bad) {
-            reply_error("malformed FINALIZE");
-            return;
-        }
+        if (r->bad)
+            FAIL("malformed FINALIZE");
         if (size > v->len || addr < v->base || addr - v->base > v->len - size || (addr & (page_size - 1)) != 0 ||
-            clen[i] > size) {
-            reply_error("FINALIZE: segment [0x%llx, +%llu) with %llu bytes of content does not fit reservation "
-                        "[0x%llx, +%zu) on page boundaries",
-                        (unsigned long long)addr, (unsigned long long)size, (unsigned long long)clen[i],
-                        (unsigned long long)v->base, v->len);
-            return;
-        }
-        if ((prot & 6) == 6 || (prot & ~7) != 0) {
-            reply_error("FINALIZE: protection %u is not allowed (never write and execute)", prot);
-            return;
-        }
+            clen[i] > size)
+            FAIL("FINALIZE: segment [0x%llx, +%llu) with %llu bytes of content does not fit reservation "
+                 "[0x%llx, +%zu) on page boundaries",
+                 (unsigned long long)addr, (unsigned long long)size, (unsigned long long)clen[i],
+                 (unsigned long long)v->base, v->len);
+        if ((prot & 6) == 6 || (prot & ~7) != 0)
+            FAIL("FINALIZE: protection %u is not allowed (never write and execute)", prot);
+        uintptr_t lo = (uintptr_t)addr, hi = (uintptr_t)addr + round_page((size_t)size);
+        int overlap = 0;
+        for (size_t g = 0; g < v->ngroups && size; g++)
+            for (size_t k = 0; k < v->groups[g].nsegs; k++) {
+                struct seg *o = &v->groups[g].segs[k];
+                if (o->size && o->addr < hi && o->addr + round_page(o->size) > lo)
+                    overlap = 1;
+            }
+        for (uint32_t k = 0; k < i && size; k++)
+            if (segs[k].size && segs[k].addr < hi && segs[k].addr + round_page(segs[k].size) > lo)
+                overlap = 1;
+        if (overlap)
+            FAIL("FINALIZE: segment [0x%llx, +%llu) overlaps a segment already finalized (deallocate it first)",
+                 (unsigned long long)addr, (unsigned long long)size);
         segs[i].addr = (uintptr_t)addr;
         segs[i].size = (size_t)size;
         segs[i].prot = ((prot & 1) ? PROT_READ : 0) | ((prot & 2) ? PROT_WRITE : 0) | ((prot & 4) ? PROT_EXEC : 0);
     }
     uint32_t nact = get_u32(r);
-    size_t acts_at = r->at;
+    if (r->bad || nact > r->len)
+        FAIL("malformed FINALIZE");
+    struct action *acts = calloc(nact ? nact : 1, sizeof *acts);
+    if (!acts)
+        fatal("out of memory");
     for (uint32_t i = 0; i < nact && !r->bad; i++) {
-        uint8_t kind = get_u8(r);
+        acts[i].kind = get_u8(r);
+        acts[i].addr = get_u64(r);
         get_u64(r);
-        get_u64(r);
-        if (!r->bad && (kind < 1 || kind > 4)) {
-            reply_error("FINALIZE: unknown action kind %u", kind);
-            return;
+        if (!r->bad && (acts[i].kind < 1 || acts[i].kind > 4)) {
+            unsigned kind = acts[i].kind;
+            free(acts);
+            FAIL("FINALIZE: unknown action kind %u", kind);
         }
-        if (!r->bad && kind == ACT_REGISTER_EH_FRAME && !runtime_fn("__register_frame")) {
-            reply_error("FINALIZE: this executor has no __register_frame (libgcc_s) to register .eh_frame");
-            return;
+        if (!r->bad && acts[i].kind == ACT_REGISTER_EH_FRAME && !runtime_fn("__register_frame")) {
+            free(acts);
+            FAIL("FINALIZE: this executor has no __register_frame (libgcc_s) to register .eh_frame");
         }
     }
     if (r->bad) {
-        reply_error("malformed FINALIZE");
-        return;
+        free(acts);
+        FAIL("malformed FINALIZE");
     }
     for (uint32_t i = 0; i < nseg; i++) {
         memcpy((void *)segs[i].addr, content[i], (size_t)clen[i]);
@@ -749,46 +967,65 @@ static void do_finalize(struct rd *r) {
         if (segs[i].size == 0)
             continue;
         if (mprotect((void *)segs[i].addr, round_page(segs[i].size), segs[i].prot) != 0) {
-            reply_error("FINALIZE: mprotect of [0x%llx, +%zu) failed: %s", (unsigned long long)segs[i].addr,
-                        segs[i].size, strerror(errno));
-            return;
+            free(acts);
+            FAIL("FINALIZE: mprotect of [0x%llx, +%zu) failed: %s", (unsigned long long)segs[i].addr, segs[i].size,
+                 strerror(errno));
         }
         if (segs[i].prot & PROT_EXEC)
             flush_icache(segs[i].addr, segs[i].size);
     }
-    memcpy(v->segs, segs, nseg * sizeof segs[0]);
-    v->nsegs = (int)nseg;
-    v->finalized = 1;
-    r->at = acts_at;
+#undef FAIL
+    free(content);
+    free(clen);
+    /* The group, with its release actions recorded now, in order. */
+    struct group *gs = realloc(v->groups, (v->ngroups + 1) * sizeof *gs);
+    if (!gs)
+        fatal("out of memory");
+    v->groups = gs;
+    struct group *g = &gs[v->ngroups++];
+    memset(g, 0, sizeof *g);
+    g->id = next_seq++;
+    g->segs = segs;
+    g->nsegs = nseg;
     for (uint32_t i = 0; i < nact; i++) {
-        uint8_t kind = get_u8(r);
-        uint64_t addr = get_u64(r);
-        get_u64(r);
-        switch (kind) {
+        if (acts[i].kind != ACT_REGISTER_EH_FRAME && acts[i].kind != ACT_CXA_FINALIZE_AT_RELEASE)
+            continue;
+        struct action *q = realloc(g->release, (g->nrelease + 1) * sizeof *q);
+        if (!q)
+            fatal("out of memory");
+        g->release = q;
+        q[g->nrelease++] = acts[i];
+    }
+    uint64_t resv_seq = v->seq, group = g->id;
+    /* Actions run JIT'd code, which may come back with requests (lazy
+     * calls): no pointer into the tables is used from here on. */
+    for (uint32_t i = 0; i < nact; i++) {
+        uint64_t addr = acts[i].addr;
+        switch (acts[i].kind) {
         case ACT_REGISTER_EH_FRAME: {
             void (*f)(void *) = (void (*)(void *))(uintptr_t)runtime_fn("__register_frame");
             f((void *)(uintptr_t)addr);
-            if (push_action(v, kind, addr) != 0)
-                fatal("out of memory");
             break;
         }
         case ACT_CALL_INIT:
             ((void (*)(void))(uintptr_t)addr)();
             break;
         case ACT_AT_EXIT: {
-            uint64_t *q = realloc(v->at_exit, (v->nat_exit + 1) * sizeof *q);
+            struct at_exit_fn *q = realloc(at_exit_fns, (nat_exit_fns + 1) * sizeof *q);
             if (!q)
                 fatal("out of memory");
-            v->at_exit = q;
-            q[v->nat_exit++] = addr;
+            at_exit_fns = q;
+            q[nat_exit_fns].resv_seq = resv_seq;
+            q[nat_exit_fns].group = group;
+            q[nat_exit_fns].order = at_exit_order++;
+            q[nat_exit_fns].addr = addr;
+            nat_exit_fns++;
             break;
         }
-        case ACT_CXA_FINALIZE_AT_RELEASE:
-            if (push_action(v, kind, addr) != 0)
-                fatal("out of memory");
-            break;
+        default: break; /* CXA_FINALIZE_AT_RELEASE: recorded above */
         }
     }
+    free(acts);
     reply_ok(NULL);
 }
 
@@ -996,8 +1233,8 @@ static void do_call(struct rd *r) {
 }
 
 static const char *op_name(uint8_t op) {
-    static const char *const names[] = {"", "HELLO", "RESERVE", "RELEASE", "WRITE", "READ",
-                                        "FINALIZE", "LOOKUP", "RUN_MAIN", "CALL", "SHUTDOWN"};
+    static const char *const names[] = {"",       "HELLO",    "RESERVE", "RELEASE",  "WRITE",  "READ",      "FINALIZE",
+                                        "LOOKUP", "RUN_MAIN", "CALL",    "SHUTDOWN", "RESUME", "DEALLOCATE"};
     return op < sizeof names / sizeof names[0] ? names[op] : "";
 }
 
@@ -1023,6 +1260,8 @@ static void dispatch(uint8_t op, struct rd *r) {
     case OP_LOOKUP: do_lookup(r); break;
     case OP_RUN_MAIN: do_run_main(r); break;
     case OP_CALL: do_call(r); break;
+    case OP_DEALLOCATE: do_deallocate(r); break;
+    case OP_RESUME: reply_error("RESUME without a pending LAZY"); break;
     case OP_SHUTDOWN: {
         uint32_t status = get_u32(r);
         if (r->bad) {
@@ -1146,6 +1385,13 @@ int main(int argc, char **argv) {
     on_exit(report_exit, NULL);
 #endif
     atexit(run_at_exit);
+    serve(0);
+    return 0;
+}
+
+/* Reads and serves requests; with until_resume, returns the address of the
+ * first RESUME. Ends the process when the controller goes away. */
+static uint64_t serve(int until_resume) {
     for (;;) {
         uint8_t h[4];
         if (read_all(proto_in, h, 4) != 0)
@@ -1163,6 +1409,15 @@ int main(int argc, char **argv) {
         if (read_all(proto_in, body, len) != 0)
             _exit(0);
         struct rd r = {body + 1, len - 1, 0, 0};
+        if (body[0] == OP_RESUME && until_resume) {
+            uint64_t a = get_u64(&r);
+            int bad = r.bad;
+            free(body);
+            if (!bad)
+                return a;
+            reply_error("malformed RESUME");
+            continue;
+        }
         dispatch(body[0], &r);
         free(body);
     }

@@ -1,6 +1,7 @@
 //! `jitlink-executor`: the process that runs code the `jitlink` controller
-//! links out of process (protocol version 1, `docs/executor-protocol.md`;
-//! the portable C twin is `executor-c/executor.c`).
+//! links out of process (protocol version 2, and 1 on request,
+//! `docs/executor-protocol.md`; the portable C twin is
+//! `executor-c/executor.c`).
 //!
 //! Usage: `jitlink-executor` (protocol on standard input and output) or
 //! `jitlink-executor --listen HOST:PORT|unix:PATH` (one connection).
@@ -8,14 +9,22 @@
 //! The executor owns the memory JIT'd code runs in: it reserves it, copies
 //! the linked bytes in at finalize, applies protections, registers
 //! `.eh_frame`, runs initialisers and the entry point, and reports how the
-//! code ended (return value, `exit` status, or fatal signal).
+//! code ended (return value, `exit` status, or fatal signal). Version 2:
+//! a reservation may be finalized piecewise (a JIT arena) and deallocated
+//! by ranges, and lazy trampolines call [`lazy_resolve`], which asks the
+//! controller for the body (`LAZY`) and serves its requests until
+//! `RESUME`.
+//!
+//! Reentrancy: requests may arrive while JIT'd code runs (inside the lazy
+//! resolver), so the executor's state is behind a lock that is never held
+//! while JIT'd code runs.
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex, MutexGuard};
 
-/// The protocol version this executor speaks.
-const VERSION: u32 = 1;
+/// The protocol version this executor speaks (and every older one).
+const VERSION: u32 = 2;
 /// Largest frame accepted.
 const MAX_FRAME: u32 = 1 << 30;
 
@@ -31,10 +40,13 @@ mod op {
     pub const RUN_MAIN: u8 = 0x08;
     pub const CALL: u8 = 0x09;
     pub const SHUTDOWN: u8 = 0x0a;
+    pub const RESUME: u8 = 0x0b;
+    pub const DEALLOCATE: u8 = 0x0c;
     pub const OK: u8 = 0x80;
     pub const ERROR: u8 = 0x81;
     pub const EXITED: u8 = 0x82;
     pub const FAULT: u8 = 0x83;
+    pub const LAZY: u8 = 0x84;
 }
 
 /// FINALIZE action kinds.
@@ -71,10 +83,21 @@ const MULTIARCH: &str = if cfg!(target_arch = "x86_64") {
 
 /// Where replies go (read by the signal and exit handlers).
 static PROTO_OUT: AtomicI32 = AtomicI32::new(-1);
+/// Where requests come from (read by the lazy resolver too).
+static PROTO_IN: AtomicI32 = AtomicI32::new(-1);
 
-/// Exit-time finalisers per live reservation, in reservation order. Never
-/// locked while JIT'd code runs, so `exit` from JIT'd code can take it.
-static AT_EXIT: Mutex<Vec<(usize, Vec<u64>)>> = Mutex::new(Vec::new());
+/// Exit-time finalisers: `(reservation sequence, finalize group, functions)`
+/// of every live group. Never locked while JIT'd code runs, so `exit` from
+/// JIT'd code can take it.
+static AT_EXIT: Mutex<Vec<(u64, u64, Vec<u64>)>> = Mutex::new(Vec::new());
+
+/// The executor's state; never locked while JIT'd code runs.
+static STATE: Mutex<Executor> =
+    Mutex::new(Executor { hello: false, page: 4096, resvs: Vec::new(), libs: Vec::new(), next_seq: 1 });
+
+fn state() -> MutexGuard<'static, Executor> {
+    STATE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 extern "C" {
     static environ: *const *const c_char;
@@ -285,10 +308,12 @@ extern "C" fn report_exit(status: c_int, _arg: *mut c_void) {
     }
 }
 
-/// Runs every live link's exit-time finalisers, latest link first.
+/// Runs every live link's exit-time finalisers, latest link first
+/// (reservations latest first, and the finalizes of each latest first).
 extern "C" fn run_at_exit() {
-    let lists = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()));
-    for (_, fns) in lists.into_iter().rev() {
+    let mut lists = std::mem::take(&mut *AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()));
+    lists.sort_by_key(|&(r, g, _)| (r, g));
+    for (_, _, fns) in lists.into_iter().rev() {
         for f in fns {
             // SAFETY: AT_EXIT holds finaliser addresses the controller gave
             // in FINALIZE for code that is still mapped (RELEASE drops them).
@@ -304,11 +329,39 @@ extern "C" fn run_at_exit() {
 struct Resv {
     base: usize,
     len: usize,
-    finalized: bool,
-    /// (address, size, PROT_* flags) of each finalized segment.
+    /// Order of creation (exit-time finalisers run latest first).
+    seq: u64,
+    /// Its live FINALIZEs, in order (version 1: at most one).
+    groups: Vec<Group>,
+}
+
+/// What one FINALIZE made of part of a reservation.
+struct Group {
+    id: u64,
+    /// (address, size, PROT_* flags) of each segment.
     segs: Vec<(usize, usize, c_int)>,
-    /// Release actions (kind, address), run in reverse at RELEASE.
+    /// Release actions (kind, address), run in reverse at RELEASE or
+    /// DEALLOCATE.
     release: Vec<(u8, u64)>,
+}
+
+/// Copies `data` to `addr`: one atomic store for 4 bytes at a 4-aligned
+/// address (a patched branch) or 8 at an 8-aligned one (a stub slot), so
+/// a thread running the code sees the old or the new value, never a mix.
+fn store(addr: usize, data: &[u8]) {
+    use std::sync::atomic::{AtomicU32, AtomicU64};
+    match data.len() {
+        // SAFETY: addr is 4-aligned, mapped writable (the caller checked
+        // the range and made it writable).
+        4 if addr % 4 == 0 => unsafe { AtomicU32::from_ptr(addr as *mut u32) }
+            .store(u32::from_ne_bytes(data.try_into().expect("4 bytes")), Ordering::Release),
+        // SAFETY: as above, 8-aligned.
+        8 if addr % 8 == 0 => unsafe { AtomicU64::from_ptr(addr as *mut u64) }
+            .store(u64::from_ne_bytes(data.try_into().expect("8 bytes")), Ordering::Release),
+        // SAFETY: the caller checked the range lies in a reservation and
+        // made it writable.
+        _ => unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len()) },
+    }
 }
 
 fn flush_icache(start: usize, len: usize) {
@@ -358,7 +411,7 @@ fn map_at(hint: usize, len: usize) -> bool {
             hint as *mut c_void,
             len,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE | libc::MAP_NORESERVE,
             -1,
             0,
         );
@@ -382,7 +435,7 @@ fn map_anywhere(len: usize, align: usize, extra: c_int) -> Option<usize> {
             std::ptr::null_mut(),
             total,
             libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | extra,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | extra,
             -1,
             0,
         );
@@ -443,10 +496,268 @@ fn reserve_memory(len: usize, align: usize, low: bool) -> Option<usize> {
 
 /// A request's name.
 fn op_name(opcode: u8) -> Option<&'static str> {
-    const NAMES: [&str; 10] =
-        ["HELLO", "RESERVE", "RELEASE", "WRITE", "READ", "FINALIZE", "LOOKUP", "RUN_MAIN", "CALL", "SHUTDOWN"];
+    const NAMES: [&str; 12] = [
+        "HELLO",
+        "RESERVE",
+        "RELEASE",
+        "WRITE",
+        "READ",
+        "FINALIZE",
+        "LOOKUP",
+        "RUN_MAIN",
+        "CALL",
+        "SHUTDOWN",
+        "RESUME",
+        "DEALLOCATE",
+    ];
     NAMES.get(usize::from(opcode).checked_sub(1)?).copied()
 }
+
+/// Runs release actions (already in the order to run), with no lock held:
+/// `__cxa_finalize` runs JIT'd destructors.
+fn run_release_actions(actions: &[(u8, u64)]) {
+    for &(kind, addr) in actions {
+        let f = match kind {
+            act::REGISTER_EH_FRAME => runtime_fn(c"__deregister_frame"),
+            _ => sym(c"__cxa_finalize"),
+        };
+        if f != 0 {
+            // SAFETY: __deregister_frame(const void *) on a run a FINALIZE
+            // registered / __cxa_finalize(void *) on a link's __dso_handle,
+            // while its memory is still mapped.
+            let func: extern "C" fn(u64) = unsafe { std::mem::transmute::<usize, extern "C" fn(u64)>(f) };
+            func(addr);
+        }
+    }
+}
+
+/// Runs FINALIZE actions in order, with no lock held (initialisers are
+/// JIT'd code and may call lazy functions, which come back here).
+fn run_finalize_actions(resv_seq: u64, group: u64, actions: &[(u8, u64)]) {
+    for &(kind, addr) in actions {
+        match kind {
+            act::REGISTER_EH_FRAME => {
+                let f = runtime_fn(c"__register_frame");
+                // SAFETY: __register_frame(const void *) on the start of a
+                // zero-terminated .eh_frame run in finalized memory (the
+                // controller vouches for it; checked present at parse).
+                let func: extern "C" fn(u64) = unsafe { std::mem::transmute::<usize, extern "C" fn(u64)>(f) };
+                func(addr);
+            }
+            act::CALL_INIT => {
+                // SAFETY: an initialiser (void(void)) of the link just
+                // finalized; running it is what the controller asked.
+                let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(addr as usize) };
+                func();
+            }
+            act::AT_EXIT => {
+                let mut l = AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
+                match l.iter_mut().find(|(_, g, _)| *g == group) {
+                    Some((_, _, fns)) => fns.push(addr),
+                    None => l.push((resv_seq, group, vec![addr])),
+                }
+            }
+            _ => {} // CXA_FINALIZE_AT_RELEASE: recorded at parse
+        }
+    }
+}
+
+/// Requests that run JIT'd code, dispatched with no lock held; the others
+/// take the state lock for their whole (code-free) work.
+fn dispatch(opcode: u8, r: &mut Rd<'_>) -> Reply {
+    // Testing aid: JITLINK_EXECUTOR_STALL=NAME never answers that request.
+    if let Ok(stall) = std::env::var("JITLINK_EXECUTOR_STALL") {
+        if op_name(opcode) == Some(stall.as_str()) {
+            eprintln!("jitlink-executor: stalling at {stall} (pid {})", std::process::id());
+            loop {
+                // SAFETY: pause has no preconditions.
+                unsafe { libc::pause() };
+            }
+        }
+    }
+    if !state().hello && opcode != op::HELLO {
+        return Err(format!("expected HELLO first, got request {opcode:#04x}"));
+    }
+    match opcode {
+        op::HELLO => state().hello(r),
+        op::RESERVE => state().reserve(r),
+        op::RELEASE => {
+            let (base, len, actions) = state().release(r)?;
+            run_release_actions(&actions);
+            // SAFETY: base/len was a mapping this executor created for the
+            // reservation, which is gone from the table.
+            unsafe { libc::munmap(base as *mut c_void, len) };
+            Ok(Out::default())
+        }
+        op::DEALLOCATE => {
+            let (addr, len, actions) = state().deallocate(r)?;
+            run_release_actions(&actions);
+            // Fresh zeroed read-write pages, as after RESERVE.
+            // SAFETY: [addr, addr+len) is page aligned inside a live
+            // reservation whose FINALIZEs there were just released.
+            let p = unsafe {
+                libc::mmap(
+                    addr as *mut c_void,
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                return Err(format!("DEALLOCATE: mmap failed: {}", std::io::Error::last_os_error()));
+            }
+            Ok(Out::default())
+        }
+        op::WRITE => state().write(r),
+        op::READ => state().read(r),
+        op::FINALIZE => {
+            let (seq, group, actions) = state().finalize(r)?;
+            run_finalize_actions(seq, group, &actions);
+            Ok(Out::default())
+        }
+        op::LOOKUP => state().lookup(r),
+        op::RUN_MAIN => run_main(r),
+        op::CALL => call(r),
+        op::SHUTDOWN => {
+            let status = r.u32()? as c_int;
+            // SAFETY: exit runs the exit handlers (finalisers, EXITED
+            // report) and ends the process.
+            unsafe { libc::exit(status) }
+        }
+        op::RESUME => Err("RESUME without a pending LAZY".into()),
+        _ => Err(format!("unknown request {opcode:#04x}")),
+    }
+}
+
+/// Reads and serves requests; with `until_resume`, returns the address of
+/// the first `RESUME`. Ends the process when the controller goes away.
+fn serve(until_resume: bool) -> u64 {
+    let pin = PROTO_IN.load(Ordering::Relaxed);
+    loop {
+        let mut h = [0u8; 4];
+        if !read_all(pin, &mut h) {
+            // SAFETY: the controller went away: end without running anything.
+            unsafe { libc::_exit(0) };
+        }
+        let len = u32::from_le_bytes(h);
+        if len == 0 || len > MAX_FRAME {
+            let mut o = Out::default();
+            o.str(format!("bad frame length {len}: closing").as_bytes());
+            send(op::ERROR, &o.0);
+            // SAFETY: the stream cannot be resynchronised; end the process.
+            unsafe { libc::_exit(2) };
+        }
+        let mut body = vec![0u8; len as usize];
+        if !read_all(pin, &mut body) {
+            // SAFETY: as above.
+            unsafe { libc::_exit(0) };
+        }
+        let mut r = Rd { p: &body[1..] };
+        if body[0] == op::RESUME && until_resume {
+            match r.u64() {
+                Ok(a) => return a,
+                Err(msg) => {
+                    let mut o = Out::default();
+                    o.str(format!("RESUME: {msg}").as_bytes());
+                    send(op::ERROR, &o.0);
+                    continue;
+                }
+            }
+        }
+        match dispatch(body[0], &mut r) {
+            Ok(o) => send(op::OK, &o.0),
+            Err(msg) => {
+                let mut o = Out::default();
+                o.str(msg.as_bytes());
+                send(op::ERROR, &o.0);
+            }
+        }
+    }
+}
+
+/// One thread at a time talks to the controller from inside JIT'd code;
+/// the same thread may re-enter (an initialiser run while serving calls
+/// another lazy function).
+static RESOLVER: Mutex<Option<(std::thread::ThreadId, usize)>> = Mutex::new(None);
+static RESOLVER_FREE: Condvar = Condvar::new();
+
+struct ResolverTurn;
+
+impl ResolverTurn {
+    fn take() -> ResolverTurn {
+        let me = std::thread::current().id();
+        let mut g = RESOLVER.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match *g {
+                None => {
+                    *g = Some((me, 1));
+                    return ResolverTurn;
+                }
+                Some((t, ref mut depth)) if t == me => {
+                    *depth += 1;
+                    return ResolverTurn;
+                }
+                Some(_) => g = RESOLVER_FREE.wait(g).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+}
+
+impl Drop for ResolverTurn {
+    fn drop(&mut self) {
+        let mut g = RESOLVER.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, depth)) = g.as_mut() {
+            *depth -= 1;
+            if *depth == 0 {
+                *g = None;
+                RESOLVER_FREE.notify_one();
+            }
+        }
+    }
+}
+
+/// Where a lazy call whose materialization failed continues: returns 0.
+extern "C" fn lazy_failed() -> u64 {
+    0
+}
+
+/// The lazy resolver (bootstrap symbol `__jitlink_lazy_resolve`), called
+/// by the re-entry routine with a trampoline's context: sends `LAZY
+/// context`, serves the controller's requests (the link of the body, the
+/// redirection of its callers) until `RESUME address`, and returns the
+/// address to continue at. `errno` is preserved.
+extern "C" fn lazy_resolve(context: u64) -> u64 {
+    let r = std::panic::catch_unwind(|| {
+        let _turn = ResolverTurn::take();
+        // SAFETY: __errno_location returns this thread's errno.
+        let saved = unsafe { *libc::__errno_location() };
+        let mut o = Out::default();
+        o.u64(context);
+        send(op::LAZY, &o.0);
+        let addr = serve(true);
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = saved };
+        addr
+    });
+    match r {
+        Ok(0) => lazy_failed as *const () as u64,
+        Ok(a) => a,
+        Err(_) => {
+            eprintln!("jitlink-executor: internal error in the lazy resolver");
+            std::process::abort();
+        }
+    }
+}
+
+/// FINALIZE actions or release actions, `(kind, address)`, in the order
+/// to run.
+type Actions = Vec<(u8, u64)>;
+
+/// A range taken out of the table (`address`, `length`) and the release
+/// actions to run before its pages go.
+type Freed = (usize, usize, Actions);
 
 /// Everything the executor keeps between requests.
 struct Executor {
@@ -454,6 +765,8 @@ struct Executor {
     page: usize,
     resvs: Vec<Resv>,
     libs: Vec<(Vec<u8>, usize)>,
+    /// Next reservation sequence / finalize group number.
+    next_seq: u64,
 }
 
 impl Executor {
@@ -468,48 +781,19 @@ impl Executor {
         })
     }
 
-    fn dispatch(&mut self, opcode: u8, r: &mut Rd<'_>) -> Reply {
-        // Testing aid: JITLINK_EXECUTOR_STALL=NAME never answers that request.
-        if let Ok(stall) = std::env::var("JITLINK_EXECUTOR_STALL") {
-            if op_name(opcode) == Some(stall.as_str()) {
-                eprintln!("jitlink-executor: stalling at {stall} (pid {})", std::process::id());
-                loop {
-                    // SAFETY: pause has no preconditions.
-                    unsafe { libc::pause() };
-                }
-            }
-        }
-        if !self.hello && opcode != op::HELLO {
-            return Err(format!("expected HELLO first, got request {opcode:#04x}"));
-        }
-        match opcode {
-            op::HELLO => self.hello(r),
-            op::RESERVE => self.reserve(r),
-            op::RELEASE => self.release(r),
-            op::WRITE => self.write(r),
-            op::READ => self.read(r),
-            op::FINALIZE => self.finalize(r),
-            op::LOOKUP => self.lookup(r),
-            op::RUN_MAIN => run_main(r),
-            op::CALL => call(r),
-            op::SHUTDOWN => {
-                let status = r.u32()? as c_int;
-                // SAFETY: exit runs the exit handlers (finalisers, EXITED
-                // report) and ends the process.
-                unsafe { libc::exit(status) }
-            }
-            _ => Err(format!("unknown request {opcode:#04x}")),
-        }
-    }
-
     fn hello(&mut self, r: &mut Rd<'_>) -> Reply {
         let v = r.u32()?;
-        if v != VERSION {
-            return Err(format!("protocol version {v} is not supported (this executor speaks version {VERSION})"));
+        // Testing aid: JITLINK_EXECUTOR_MAX_VERSION=1 behaves as a version-1 executor.
+        let max = std::env::var("JITLINK_EXECUTOR_MAX_VERSION")
+            .ok()
+            .and_then(|m| m.trim().parse::<u32>().ok())
+            .map_or(VERSION, |m| m.clamp(1, VERSION));
+        if !(1..=max).contains(&v) {
+            return Err(format!("protocol version {v} is not supported (this executor speaks versions 1 to {max})"));
         }
         self.hello = true;
         let mut o = Out::default();
-        o.u32(VERSION).str(TRIPLE.as_bytes()).u64(self.page as u64).u8(std::mem::size_of::<usize>() as u8);
+        o.u32(v).str(TRIPLE.as_bytes()).u64(self.page as u64).u8(std::mem::size_of::<usize>() as u8);
         o.u8(cfg!(target_endian = "big") as u8).u32(std::process::id());
         let names: [&CStr; 10] = [
             c"__register_frame",
@@ -523,11 +807,12 @@ impl Executor {
             c"malloc",
             c"free",
         ];
-        let found: Vec<(&CStr, usize)> = names
+        let mut found: Vec<(&CStr, usize)> = names
             .iter()
             .map(|&n| (n, if n == c"atexit" { libc::atexit as *const () as usize } else { runtime_fn(n) }))
             .filter(|&(_, a)| a != 0)
             .collect();
+        found.push((c"__jitlink_lazy_resolve", lazy_resolve as *const () as usize));
         o.u32(found.len() as u32);
         for (n, a) in found {
             o.str(n.to_bytes()).u64(a as u64);
@@ -553,13 +838,17 @@ impl Executor {
                 std::io::Error::last_os_error()
             )
         })?;
-        self.resvs.push(Resv { base, len, finalized: false, segs: Vec::new(), release: Vec::new() });
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.resvs.push(Resv { base, len, seq, groups: Vec::new() });
         let mut o = Out::default();
         o.u64(base as u64);
         Ok(o)
     }
 
-    fn release(&mut self, r: &mut Rd<'_>) -> Reply {
+    /// RELEASE: takes the reservation out of the table; returns its range
+    /// and release actions (every group's, latest first) to run.
+    fn release(&mut self, r: &mut Rd<'_>) -> Result<Freed, String> {
         let base = r.u64()?;
         let i = self
             .resvs
@@ -567,34 +856,49 @@ impl Executor {
             .position(|v| v.base as u64 == base)
             .ok_or_else(|| format!("RELEASE: no reservation at {base:#x}"))?;
         let v = self.resvs.remove(i);
-        AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(b, _)| b != v.base);
-        for &(kind, addr) in v.release.iter().rev() {
-            let f = match kind {
-                act::REGISTER_EH_FRAME => runtime_fn(c"__deregister_frame"),
-                _ => sym(c"__cxa_finalize"),
-            };
-            if f != 0 {
-                // SAFETY: __deregister_frame(const void *) on a run this
-                // reservation registered / __cxa_finalize(void *) on its
-                // __dso_handle, while its memory is still mapped.
-                let func: extern "C" fn(u64) = unsafe { std::mem::transmute::<usize, extern "C" fn(u64)>(f) };
-                func(addr);
-            }
-        }
-        // SAFETY: base/len is a mapping this executor created for the
-        // reservation, which is gone from the table.
-        unsafe { libc::munmap(v.base as *mut c_void, v.len) };
-        Ok(Out::default())
+        AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()).retain(|&(s, _, _)| s != v.seq);
+        let actions = v.groups.iter().rev().flat_map(|g| g.release.iter().rev().copied()).collect();
+        Ok((v.base, v.len, actions))
     }
 
-    /// The protection of the finalized segment holding `addr`.
-    fn prot_at(&self, ri: usize, addr: usize) -> c_int {
-        let v = &self.resvs[ri];
-        if !v.finalized {
-            return libc::PROT_READ | libc::PROT_WRITE;
+    /// DEALLOCATE: takes the groups inside the range out of the table;
+    /// returns the page-rounded range and their release actions.
+    fn deallocate(&mut self, r: &mut Rd<'_>) -> Result<Freed, String> {
+        let (addr, size) = (r.u64()?, r.u64()?);
+        let ri = self
+            .containing(addr, size)
+            .ok_or_else(|| format!("DEALLOCATE: [{addr:#x}, +{size}) is not in memory this executor reserved"))?;
+        if addr % self.page as u64 != 0 {
+            return Err(format!("DEALLOCATE: {addr:#x} is not page aligned"));
         }
-        v.segs
+        let (lo, hi) = (addr as usize, addr as usize + self.round_page(size as usize));
+        let v = &mut self.resvs[ri];
+        if hi > v.base + v.len {
+            return Err(format!("DEALLOCATE: [{addr:#x}, +{size}) runs past its reservation"));
+        }
+        let inside = |g: &Group| g.segs.iter().all(|&(a, s, _)| a >= lo && a + s <= hi);
+        let touches = |g: &Group| g.segs.iter().any(|&(a, s, _)| a < hi && a + s > lo);
+        if let Some(g) = v.groups.iter().find(|g| touches(g) && !inside(g)) {
+            return Err(format!(
+                "DEALLOCATE: [{addr:#x}, +{size}) cuts through the segments of an earlier FINALIZE (at {:#x})",
+                g.segs.first().map_or(0, |s| s.0)
+            ));
+        }
+        let (gone, kept): (Vec<Group>, Vec<Group>) = v.groups.drain(..).partition(|g| touches(g));
+        v.groups = kept;
+        let ids: Vec<u64> = gone.iter().map(|g| g.id).collect();
+        AT_EXIT.lock().unwrap_or_else(|e| e.into_inner()).retain(|(_, g, _)| !ids.contains(g));
+        let actions = gone.iter().rev().flat_map(|g| g.release.iter().rev().copied()).collect();
+        Ok((lo, hi - lo, actions))
+    }
+
+    /// The protection of the finalized segment holding `addr` (read-write
+    /// outside every segment).
+    fn prot_at(&self, ri: usize, addr: usize) -> c_int {
+        self.resvs[ri]
+            .groups
             .iter()
+            .flat_map(|g| g.segs.iter())
             .find(|&&(a, s, _)| addr >= a && addr - a < self.round_page(s))
             .map_or(libc::PROT_READ | libc::PROT_WRITE, |&(_, _, p)| p)
     }
@@ -624,7 +928,7 @@ impl Executor {
                 if locked && libc::mprotect(lo as *mut c_void, hi - lo, libc::PROT_READ | libc::PROT_WRITE) != 0 {
                     return Err(format!("WRITE: mprotect failed: {}", std::io::Error::last_os_error()));
                 }
-                std::ptr::copy_nonoverlapping(data.as_ptr(), addr as *mut u8, data.len());
+                store(addr, data);
                 if locked {
                     libc::mprotect(lo as *mut c_void, hi - lo, prot & !libc::PROT_WRITE);
                 }
@@ -648,7 +952,10 @@ impl Executor {
         Ok(o)
     }
 
-    fn finalize(&mut self, r: &mut Rd<'_>) -> Reply {
+    /// FINALIZE: checks everything, copies the segments in and protects
+    /// them, records the group; returns the reservation's sequence, the
+    /// group and the actions to run (with no lock held).
+    fn finalize(&mut self, r: &mut Rd<'_>) -> Result<(u64, u64, Actions), String> {
         let base = r.u64()?;
         let ri = self
             .resvs
@@ -656,9 +963,6 @@ impl Executor {
             .position(|v| v.base as u64 == base)
             .ok_or_else(|| format!("FINALIZE: no reservation at {base:#x}"))?;
         let (vbase, vlen) = (self.resvs[ri].base as u64, self.resvs[ri].len as u64);
-        if self.resvs[ri].finalized {
-            return Err(format!("FINALIZE: reservation {base:#x} is already finalized"));
-        }
         let nseg = r.count()?;
         let mut segs = Vec::with_capacity(nseg);
         for _ in 0..nseg {
@@ -678,6 +982,15 @@ impl Executor {
             if prot & 6 == 6 || prot & !7 != 0 {
                 return Err(format!("FINALIZE: protection {prot} is not allowed (never write and execute)"));
             }
+            let (lo, hi) = (addr as usize, addr as usize + self.round_page(size as usize));
+            let hits = |a: usize, s: usize| s > 0 && size > 0 && a < hi && a + self.round_page(s) > lo;
+            let earlier = self.resvs[ri].groups.iter().flat_map(|g| g.segs.iter()).any(|&(a, s, _)| hits(a, s))
+                || segs.iter().any(|&(a, s, _, _)| hits(a, s));
+            if earlier {
+                return Err(format!(
+                    "FINALIZE: segment [{addr:#x}, +{size}) overlaps a segment already finalized (deallocate it first)"
+                ));
+            }
             let p = if prot & 1 != 0 { libc::PROT_READ } else { 0 }
                 | if prot & 2 != 0 { libc::PROT_WRITE } else { 0 }
                 | if prot & 4 != 0 { libc::PROT_EXEC } else { 0 };
@@ -696,8 +1009,9 @@ impl Executor {
             actions.push((kind, addr));
         }
         for &(addr, size, _, content) in &segs {
-            // SAFETY: the segment lies inside the reservation (checked),
-            // which is mapped read-write until this finalize.
+            // SAFETY: the segment lies inside the reservation (checked) on
+            // pages no live FINALIZE holds: read-write since RESERVE or
+            // DEALLOCATE.
             unsafe {
                 std::ptr::copy_nonoverlapping(content.as_ptr(), addr as *mut u8, content.len());
                 std::ptr::write_bytes((addr + content.len()) as *mut u8, 0, size - content.len());
@@ -719,39 +1033,18 @@ impl Executor {
                 flush_icache(addr, size);
             }
         }
+        let id = self.next_seq;
+        self.next_seq += 1;
+        // Release actions are recorded now, in order; the others run after
+        // the state lock is released.
+        let release = actions
+            .iter()
+            .copied()
+            .filter(|&(k, _)| k == act::REGISTER_EH_FRAME || k == act::CXA_FINALIZE_AT_RELEASE)
+            .collect();
         let v = &mut self.resvs[ri];
-        v.finalized = true;
-        v.segs = segs.iter().map(|&(a, s, p, _)| (a, s, p)).collect();
-        let vb = v.base;
-        for (kind, addr) in actions {
-            match kind {
-                act::REGISTER_EH_FRAME => {
-                    let f = runtime_fn(c"__register_frame");
-                    // SAFETY: __register_frame(const void *) on the start
-                    // of a zero-terminated .eh_frame run in finalized memory
-                    // of this reservation (the controller vouches for it).
-                    let func: extern "C" fn(u64) = unsafe { std::mem::transmute::<usize, extern "C" fn(u64)>(f) };
-                    func(addr);
-                    self.resvs[ri].release.push((kind, addr));
-                }
-                act::CALL_INIT => {
-                    // SAFETY: an initialiser (void(void)) of the link just
-                    // finalized; running it is what the controller asked.
-                    let func: extern "C" fn() = unsafe { std::mem::transmute::<usize, extern "C" fn()>(addr as usize) };
-                    func();
-                }
-                act::AT_EXIT => {
-                    let mut l = AT_EXIT.lock().unwrap_or_else(|e| e.into_inner());
-                    match l.iter_mut().find(|(b, _)| *b == vb) {
-                        Some((_, fns)) => fns.push(addr),
-                        None => l.push((vb, vec![addr])),
-                    }
-                }
-                act::CXA_FINALIZE_AT_RELEASE => self.resvs[ri].release.push((kind, addr)),
-                _ => {} // kinds were checked above
-            }
-        }
-        Ok(Out::default())
+        v.groups.push(Group { id, segs: segs.iter().map(|&(a, s, p, _)| (a, s, p)).collect(), release });
+        Ok((v.seq, id, actions))
     }
 
     fn lookup(&mut self, r: &mut Rd<'_>) -> Reply {
@@ -1018,6 +1311,7 @@ fn main() {
         }
     };
     PROTO_OUT.store(pout, Ordering::Relaxed);
+    PROTO_IN.store(pin, Ordering::Relaxed);
     install_fault_handlers();
     // SAFETY: registering plain extern "C" handlers: the EXITED report
     // first (runs last), then the finaliser runner.
@@ -1031,34 +1325,6 @@ fn main() {
         p if p > 0 => p as usize,
         _ => 4096,
     };
-    let mut ex = Executor { hello: false, page, resvs: Vec::new(), libs: Vec::new() };
-    loop {
-        let mut h = [0u8; 4];
-        if !read_all(pin, &mut h) {
-            // SAFETY: the controller went away: end without running anything.
-            unsafe { libc::_exit(0) };
-        }
-        let len = u32::from_le_bytes(h);
-        if len == 0 || len > MAX_FRAME {
-            let mut o = Out::default();
-            o.str(format!("bad frame length {len}: closing").as_bytes());
-            send(op::ERROR, &o.0);
-            // SAFETY: the stream cannot be resynchronised; end the process.
-            unsafe { libc::_exit(2) };
-        }
-        let mut body = vec![0u8; len as usize];
-        if !read_all(pin, &mut body) {
-            // SAFETY: as above.
-            unsafe { libc::_exit(0) };
-        }
-        let mut r = Rd { p: &body[1..] };
-        match ex.dispatch(body[0], &mut r) {
-            Ok(o) => send(op::OK, &o.0),
-            Err(msg) => {
-                let mut o = Out::default();
-                o.str(msg.as_bytes());
-                send(op::ERROR, &o.0);
-            }
-        }
-    }
+    state().page = page;
+    serve(false);
 }

@@ -404,12 +404,10 @@ unsafe fn call_main_win64(_addr: u64, _args: &[String]) -> i32 {
 /// status, or 128 + the signal that killed the program (with a message), is
 /// returned.
 fn run_oop(opts: Opts, exec: bool) -> Result<i32, Error> {
-    use jitlink::oop::client::{split_command, Ended, ExecutorClient, RunOutcome};
+    use jitlink::oop::client::{self, split_command, Ended, ExecutorClient, RunOutcome};
     use jitlink::session::dylib::{find_library, Found};
     let unsupported = [
         (opts.noexec, "--noexec"),
-        (opts.lazy, "--lazy"),
-        (opts.stats, "--stats"),
         (opts.debugger_support, "--debugger-support"),
         (opts.perf_map, "--perf-map"),
         (opts.slab_allocate.is_some(), "--slab-allocate"),
@@ -458,18 +456,38 @@ fn run_oop(opts: Opts, exec: bool) -> Result<i32, Error> {
     }
     let session_opts =
         SessionOptions { phony_externals: opts.phony_externals, verbose: opts.verbose, ..Default::default() };
-    let mut session = jitlink::oop::remote_session(&executor, remote_libs, session_opts, Default::default())?;
+    // --lazy and --stats: patchable call sites in a JIT arena reserved in
+    // the executor (protocol version 2).
+    let redirecting = opts.lazy || opts.stats;
+    let mut session = if redirecting {
+        let policy = match opts.memory_policy.as_str() {
+            "double-mapped" => MemoryPolicy::DoubleMapped,
+            "strict-wx" => MemoryPolicy::StrictWX,
+            p => return Err(usage(format!("--memory-policy {p}: expected double-mapped or strict-wx"))),
+        };
+        let redirect = RedirectOptions { policy, ..Default::default() };
+        jitlink::oop::remote_redirect_session(&executor, remote_libs, session_opts, Default::default(), redirect)?
+    } else {
+        jitlink::oop::remote_session(&executor, remote_libs, session_opts, Default::default())?
+    };
     for a in &opts.abs {
         let (name, addr) = a.split_once('=').ok_or_else(|| usage(format!("--abs {a}: expected NAME=ADDR")))?;
         let addr = parse_int(addr).ok_or_else(|| usage(format!("--abs {a}: bad address")))?;
         session.define_absolute(name, addr)?;
     }
-    for f in &opts.files {
-        session.add_file(f)?;
-    }
-    for a in &archives {
-        session.add_archive(a)?;
-    }
+    let units = if opts.lazy {
+        let mut files: Vec<&std::path::Path> = opts.files.iter().map(PathBuf::as_path).collect();
+        files.extend(archives.iter().map(PathBuf::as_path));
+        Some(jitlink::session::units::load_units(&files)?)
+    } else {
+        for f in &opts.files {
+            session.add_file(f)?;
+        }
+        for a in &archives {
+            session.add_archive(a)?;
+        }
+        None
+    };
     if let Some(t) = &opts.triple {
         if jitlink::oop::arch_of_triple(t) != session.arch() {
             return Err(usage(format!("--triple {t} does not name the objects' target")));
@@ -480,30 +498,48 @@ fn run_oop(opts: Opts, exec: bool) -> Result<i32, Error> {
         LinkOptions { dump_json: opts.dump_json.clone(), show_addrs: opts.show_addrs, show_graph: opts.show_graph };
     let lock =
         |e: &jitlink::oop::SharedExecutor| e.lock().map_or_else(|p| p.into_inner().round_trips(), |g| g.round_trips());
+    let redirector = session.redirector().cloned();
+    // Lazy materializers lock the session while the program runs: it is
+    // not locked here then.
+    let session = Arc::new(Mutex::new(session));
+    if let Some(units) = units {
+        define_lazy_units(&session, units, &opts.entry)?;
+    }
     let before = lock(&executor);
-    session.link(&link_opts)?;
+    session.lock().unwrap_or_else(|e| e.into_inner()).link(&link_opts)?;
     if opts.verbose {
         eprintln!("jitlink: link took {} round trips to the executor", lock(&executor) - before);
     }
     let outcome = if exec {
         let entry = session
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
             .lookup(&opts.entry)
             .ok_or_else(|| usage(format!("entry point {} is not defined by any input", opts.entry)))?;
         let mut argv = vec![opts.files[0].display().to_string()];
         argv.extend(opts.args.iter().cloned());
-        let r = executor.lock().unwrap_or_else(|p| p.into_inner()).run_main(entry, &argv)?;
-        r
+        // Serves the executor's LAZY requests while main runs.
+        client::run_main(&executor, entry, &argv)?
     } else {
         RunOutcome::Returned(0)
     };
     let ended = match outcome {
-        RunOutcome::Returned(status) => executor.lock().unwrap_or_else(|p| p.into_inner()).shutdown(status)?,
+        RunOutcome::Returned(status) => client::shutdown(&executor, status)?,
         RunOutcome::Ended(e) => e,
     };
     if opts.verbose {
         let e = executor.lock().unwrap_or_else(|p| p.into_inner());
-        eprintln!("jitlink: {} round trips, {} request bytes; the executor {ended}", e.round_trips(), e.bytes_sent());
+        eprintln!(
+            "jitlink: {} round trips, {} request bytes, {} lazy requests; the executor {ended}",
+            e.round_trips(),
+            e.bytes_sent(),
+            e.lazy_requests()
+        );
     }
+    if let (true, Some(r)) = (opts.stats, &redirector) {
+        print_stats(r);
+    }
+    drop(redirector);
     drop(session);
     match ended {
         Ended::Exited(status) => Ok(status),

@@ -13,6 +13,12 @@
 //!
 //! Freed ranges go back to a first-fit free list; their pages are returned
 //! to the kernel (hole punched / `MADV_DONTNEED`) and made inaccessible.
+//!
+//! A *remote* arena ([`JitArena::remote`]) has its target addresses in
+//! another process (an out-of-process executor, `crate::oop`): working
+//! memory is here, and what the linker, the stub pool and the patcher
+//! change is recorded (protections set, ranges written) and pushed to the
+//! other process by [`JitArena::flush`] through a [`RemoteSink`].
 
 use super::in_process::map_near_libc_with;
 use super::{align_up, contiguous_layout, AllocRequest, Allocation, MemoryManager, Segment};
@@ -28,6 +34,42 @@ pub enum MemoryPolicy {
     DoubleMapped,
     /// No writable view of code exists after finalize.
     StrictWX,
+}
+
+/// Where a remote arena's target memory lives (an executor process):
+/// [`JitArena::flush`] sends it what changed.
+pub trait RemoteSink: Send + Sync {
+    /// Gives page-aligned ranges `(target address, bytes, PROT_* flags)`
+    /// their content and protection in the target, in one round trip.
+    ///
+    /// # Errors
+    /// When the target refuses or is gone.
+    fn finalize_pages(&self, pages: &[(u64, &[u8], libc::c_int)]) -> Result<()>;
+    /// Copies `(target address, bytes)` ranges into the target, in one
+    /// round trip. A 4-byte range at a 4-aligned address (a patched branch)
+    /// and an 8-byte range at an 8-aligned address (a stub slot, or the
+    /// aligned word around a patched x86-64 rel32) must each be one atomic
+    /// store there, made visible to instruction fetch when in code.
+    ///
+    /// # Errors
+    /// When the target refuses or is gone.
+    fn write(&self, ranges: &[(u64, &[u8])]) -> Result<()>;
+    /// `[addr, addr + len)` is no longer used: its pages may be reset.
+    fn release(&self, addr: u64, len: u64);
+}
+
+/// What changed in a remote arena since the last flush.
+#[derive(Default)]
+struct Pending {
+    /// Protections set: offset → (length, PROT_* flags).
+    protect: BTreeMap<usize, (usize, libc::c_int)>,
+    /// Ranges written: (offset, length).
+    dirty: Vec<(usize, usize)>,
+}
+
+struct Remote {
+    sink: Arc<dyn RemoteSink>,
+    pending: Mutex<Pending>,
 }
 
 fn os_err(what: &str) -> Error {
@@ -46,6 +88,8 @@ pub struct JitArena {
     /// Target addresses are simulated (a `--noexec` link for any target):
     /// only the working view is mapped; protections are not applied.
     simulated: bool,
+    /// Target addresses are another process's ([`JitArena::remote`]).
+    remote: Option<Remote>,
 }
 
 // SAFETY: the arena's addresses are plain integers; all mutation of the
@@ -98,7 +142,17 @@ impl JitArena {
         };
         let mut free = BTreeMap::new();
         free.insert(0, len);
-        Ok(Arc::new(JitArena { policy, x_base, w_base, len, page, fd, free: Mutex::new(free), simulated: false }))
+        Ok(Arc::new(JitArena {
+            policy,
+            x_base,
+            w_base,
+            len,
+            page,
+            fd,
+            free: Mutex::new(free),
+            simulated: false,
+            remote: None,
+        }))
     }
 
     /// An arena whose target addresses start at `base` without existing in
@@ -110,6 +164,27 @@ impl JitArena {
     /// [`Error::Memory`] when the working mapping cannot be made.
     pub fn simulated(base: u64, size: u64) -> Result<Arc<JitArena>> {
         let page = super::host_page_size() as usize;
+        Self::working_only(base, size, page, None)
+    }
+
+    /// An arena whose target memory is `[base, base + size)` of another
+    /// process (an executor's reservation, pages of `page` bytes): working
+    /// memory is a private mapping here, as for a simulated arena, and
+    /// every protection set and every range the stub pool or the patcher
+    /// writes is recorded until [`JitArena::flush`] sends it to `sink`.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the working mapping cannot be made or `base`
+    /// is not page aligned.
+    pub fn remote(base: u64, size: u64, page: u64, sink: Arc<dyn RemoteSink>) -> Result<Arc<JitArena>> {
+        let page = page.max(super::host_page_size()) as usize;
+        if base % page as u64 != 0 {
+            return Err(Error::Memory { detail: format!("remote arena base {base:#x} is not page aligned") });
+        }
+        Self::working_only(base, size, page, Some(Remote { sink, pending: Mutex::new(Pending::default()) }))
+    }
+
+    fn working_only(base: u64, size: u64, page: usize, remote: Option<Remote>) -> Result<Arc<JitArena>> {
         let len = align_up(size.clamp(1 << 20, 1 << 30), page as u64) as usize;
         // SAFETY: a fresh anonymous mapping; checked below.
         let w = unsafe {
@@ -136,7 +211,78 @@ impl JitArena {
             fd: -1,
             free: Mutex::new(free),
             simulated: true,
+            remote,
         }))
+    }
+
+    /// True for an arena whose target memory is another process's
+    /// ([`JitArena::remote`]).
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
+    }
+
+    /// Bytes of target address space the arena spans.
+    pub fn size(&self) -> u64 {
+        self.len as u64
+    }
+
+    /// Records that `[off, off + len)` of working memory was written (a
+    /// remote arena sends it at the next [`JitArena::flush`]; otherwise
+    /// nothing to do).
+    pub(crate) fn touched(&self, off: usize, len: usize) {
+        if let Some(r) = &self.remote {
+            r.pending.lock().unwrap_or_else(|e| e.into_inner()).dirty.push((off, len));
+        }
+    }
+
+    /// Sends a remote arena's recorded changes to its target: the pages
+    /// given a protection since the last flush (content and protection, in
+    /// one round trip), then every other range written (one round trip).
+    /// Nothing to do for other arenas, or when nothing changed.
+    ///
+    /// # Errors
+    /// When the target refuses or is gone (the changes stay recorded).
+    pub fn flush(&self) -> Result<()> {
+        let Some(r) = &self.remote else { return Ok(()) };
+        let mut p = r.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if p.protect.is_empty() && p.dirty.is_empty() {
+            return Ok(());
+        }
+        let bytes = |off: usize, len: usize| -> Vec<u8> {
+            let mut v = vec![0u8; len];
+            // SAFETY: [off, off + len) lies in the working mapping (offsets
+            // of ranges reserved from this arena); the copy is a snapshot.
+            unsafe { std::ptr::copy_nonoverlapping(self.working_ptr(off), v.as_mut_ptr(), len) };
+            v
+        };
+        if !p.protect.is_empty() {
+            let owned: Vec<(u64, Vec<u8>, libc::c_int)> = p
+                .protect
+                .iter()
+                .map(|(&off, &(len, prot))| (self.base() + off as u64, bytes(off, len), prot))
+                .collect();
+            let pages: Vec<(u64, &[u8], libc::c_int)> = owned.iter().map(|(a, b, p)| (*a, b.as_slice(), *p)).collect();
+            r.sink.finalize_pages(&pages)?;
+        }
+        let covered = |off: usize, len: usize| {
+            p.protect.range(..=off).next_back().is_some_and(|(&o, &(l, _))| off >= o && off + len <= o + l)
+        };
+        let mut dirty: Vec<(usize, usize)> = p.dirty.iter().copied().filter(|&(o, l)| !covered(o, l)).collect();
+        dirty.sort_unstable();
+        dirty.dedup();
+        if !dirty.is_empty() {
+            let owned: Vec<(u64, Vec<u8>)> =
+                dirty.iter().map(|&(o, l)| (self.base() + o as u64, bytes(o, l))).collect();
+            let ranges: Vec<(u64, &[u8])> = owned.iter().map(|(a, b)| (*a, b.as_slice())).collect();
+            if let Err(e) = r.sink.write(&ranges) {
+                // The pages are there now; the writes are still to send.
+                p.protect.clear();
+                return Err(e);
+            }
+        }
+        p.protect.clear();
+        p.dirty.clear();
+        Ok(())
     }
 
     /// True when target addresses are real addresses of this process.
@@ -208,10 +354,14 @@ impl JitArena {
     /// # Errors
     /// [`Error::Memory`] if mprotect fails.
     pub fn protect(&self, off: usize, len: usize, prot: libc::c_int) -> Result<()> {
+        let len = align_up(len as u64, self.page as u64) as usize;
+        if let Some(r) = &self.remote {
+            r.pending.lock().unwrap_or_else(|e| e.into_inner()).protect.insert(off, (len, prot));
+            return Ok(());
+        }
         if self.simulated {
             return Ok(());
         }
-        let len = align_up(len as u64, self.page as u64) as usize;
         debug_assert!(off + len <= self.len);
         // SAFETY: [x_base+off, +len) lies within the arena's reservation,
         // page aligned; changing protections of our own mapping.
@@ -225,6 +375,16 @@ impl JitArena {
     /// become inaccessible.
     pub fn release(&self, off: usize, len: usize) {
         let len = align_up(len as u64, self.page as u64) as usize;
+        if let Some(r) = &self.remote {
+            let mut p = r.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let sent: Vec<usize> = p.protect.range(off..off + len).map(|(&o, _)| o).collect();
+            for o in sent {
+                p.protect.remove(&o);
+            }
+            p.dirty.retain(|&(o, l)| o + l <= off || o >= off + len);
+            drop(p);
+            r.sink.release(self.base() + off as u64, len as u64);
+        }
         // SAFETY: the range is ours (from `reserve`) and no longer used.
         unsafe {
             if self.simulated {
@@ -433,6 +593,58 @@ mod tests {
             a.release(z, 2 * p);
             assert_eq!(a.in_use(), 0);
         }
+    }
+
+    /// Records what a remote arena sends.
+    #[derive(Default)]
+    struct Recorder {
+        log: Mutex<Vec<String>>,
+    }
+
+    impl RemoteSink for Recorder {
+        fn finalize_pages(&self, pages: &[(u64, &[u8], libc::c_int)]) -> Result<()> {
+            let mut l = self.log.lock().unwrap();
+            for &(a, b, p) in pages {
+                l.push(format!("page {a:#x} {} {p} {:#x}", b.len(), b[0]));
+            }
+            Ok(())
+        }
+        fn write(&self, ranges: &[(u64, &[u8])]) -> Result<()> {
+            let mut l = self.log.lock().unwrap();
+            for &(a, b) in ranges {
+                l.push(format!("write {a:#x} {:?}", b));
+            }
+            Ok(())
+        }
+        fn release(&self, addr: u64, len: u64) {
+            self.log.lock().unwrap().push(format!("release {addr:#x} {len}"));
+        }
+    }
+
+    #[test]
+    fn remote_arena_sends_pages_then_writes_once() {
+        let rec = Arc::new(Recorder::default());
+        let a = JitArena::remote(0x7000_0000, 1 << 20, 4096, rec.clone()).unwrap();
+        assert!(a.is_remote() && !a.executable());
+        let off = a.reserve(2 * 4096, 4096).unwrap();
+        // SAFETY: our reserved range of the working mapping.
+        unsafe { *a.working_ptr(off) = 0xaa };
+        a.touched(off, 1); // inside a page sent whole: not written again
+        a.protect(off, 4096, libc::PROT_READ | libc::PROT_EXEC).unwrap();
+        a.flush().unwrap();
+        assert_eq!(*rec.log.lock().unwrap(), vec![format!("page {:#x} 4096 5 0xaa", 0x7000_0000 + off)]);
+        rec.log.lock().unwrap().clear();
+        a.flush().unwrap();
+        assert!(rec.log.lock().unwrap().is_empty(), "nothing new");
+        // SAFETY: as above.
+        unsafe { *a.working_ptr(off + 8) = 7 };
+        a.touched(off + 8, 4);
+        a.touched(off + 8, 4);
+        a.flush().unwrap();
+        assert_eq!(*rec.log.lock().unwrap(), vec![format!("write {:#x} [7, 0, 0, 0]", 0x7000_0000 + off + 8)]);
+        rec.log.lock().unwrap().clear();
+        a.release(off, 2 * 4096);
+        assert_eq!(*rec.log.lock().unwrap(), vec![format!("release {:#x} 8192", 0x7000_0000 + off)]);
     }
 
     #[test]

@@ -7,8 +7,17 @@
 //! requests that run JIT'd code wait as long as the code runs but notice at
 //! once (end of file) or within 100 ms (process gone) that the executor
 //! died. After that, or after `EXITED`/`FAULT`, every request fails at once.
+//!
+//! Version 2: while JIT'd code runs, the executor may send `LAZY context`
+//! (a lazy trampoline was called). The functions of this module that take
+//! a [`SharedExecutor`] ([`run_main`], [`call`], [`shutdown`]) serve it:
+//! they release the connection, run the lazy handlers (which link through
+//! the session, sending requests of their own), and answer `RESUME`. The
+//! methods of a locked [`ExecutorClient`] cannot (the connection is held):
+//! they answer `RESUME 0`, so the call returns 0, and say so.
 
 use super::protocol::{self, op, Action, Decoder, Encoder, Hello};
+use super::SharedExecutor;
 use crate::error::{Error, Result};
 use std::fs::File;
 use std::io::{Read, Write};
@@ -16,6 +25,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How an executor ended.
@@ -80,6 +90,21 @@ enum Reply {
     Ended(Ended),
 }
 
+/// What came while waiting for a reply.
+enum Msg {
+    Reply(Reply),
+    /// `LAZY context` (version 2).
+    Lazy(u64),
+}
+
+/// Serves a `LAZY context` request: `None` when the context is not this
+/// handler's, else the address to resume at (an error resumes at 0).
+pub type LazyHandler = Arc<dyn Fn(u64) -> Option<Result<u64>> + Send + Sync>;
+
+/// Run (without the connection held) before a request that runs JIT'd
+/// code: pushes pending redirection state to the executor.
+pub type PreRunHook = Arc<dyn Fn() -> Result<()> + Send + Sync>;
+
 /// Why a read or write stopped.
 enum Stop {
     Eof,
@@ -108,6 +133,9 @@ pub struct ExecutorClient {
     round_trips: u64,
     bytes_sent: u64,
     ended: Option<Ended>,
+    lazy_handlers: Vec<LazyHandler>,
+    pre_run: Vec<PreRunHook>,
+    lazy_requests: u64,
 }
 
 fn set_nonblocking(fd: RawFd) -> std::io::Result<()> {
@@ -349,18 +377,28 @@ impl ExecutorClient {
             round_trips: 0,
             bytes_sent: 0,
             ended: None,
+            lazy_handlers: Vec::new(),
+            pre_run: Vec::new(),
+            lazy_requests: 0,
         };
-        let mut e = Encoder::new();
-        e.u32(protocol::VERSION);
-        let p = match c.transact(op::HELLO, &e.0, Wait::Bounded)? {
-            Reply::Ok(p) => p,
-            Reply::Ended(how) => return Err(c.err(format!("{how} before the handshake"))),
+        let mut version = protocol::VERSION;
+        let p = loop {
+            let mut e = Encoder::new();
+            e.u32(version);
+            match c.transact(op::HELLO, &e.0, Wait::Bounded) {
+                Ok(Reply::Ok(p)) => break p,
+                Ok(Reply::Ended(how)) => return Err(c.err(format!("{how} before the handshake"))),
+                // A version-1 executor refuses version 2: speak 1.
+                Err(_) if c.ended.is_none() && version > protocol::MIN_VERSION => version -= 1,
+                Err(e) => return Err(e),
+            }
         };
         let hello = Hello::decode(&p).map_err(|m| c.err(format!("bad HELLO reply: {m}")))?;
-        if hello.version != protocol::VERSION {
+        if hello.version != version {
             return Err(c.err(format!(
-                "speaks protocol version {}, this jitlink speaks {}",
+                "answered HELLO {version} with protocol version {}; this jitlink speaks {}..={}",
                 hello.version,
+                protocol::MIN_VERSION,
                 protocol::VERSION
             )));
         }
@@ -394,6 +432,22 @@ impl ExecutorClient {
     /// How the executor ended, once it has.
     pub fn ended(&self) -> Option<&Ended> {
         self.ended.as_ref()
+    }
+
+    /// `LAZY` requests served so far (version 2).
+    pub fn lazy_requests(&self) -> u64 {
+        self.lazy_requests
+    }
+
+    /// Adds a handler for `LAZY` requests (version 2); handlers are asked
+    /// in order until one knows the context.
+    pub fn add_lazy_handler(&mut self, h: LazyHandler) {
+        self.lazy_handlers.push(h);
+    }
+
+    /// Adds a hook run before [`run_main`], [`call`] and [`shutdown`].
+    pub fn add_pre_run_hook(&mut self, h: PreRunHook) {
+        self.pre_run.push(h);
     }
 
     /// The process id of a spawned executor (as seen from here).
@@ -536,10 +590,29 @@ impl ExecutorClient {
         Ok(())
     }
 
-    /// Sends one request and reads its reply. `ERROR` is an `Err` that
-    /// leaves the connection usable; a broken connection is an `Err` that
-    /// ends it; `EXITED`/`FAULT` are `Reply::Ended`.
-    fn transact(&mut self, opcode: u8, payload: &[u8], wait: Wait) -> Result<Reply> {
+    /// Marks the connection dead after a failed read or write.
+    fn stopped(&mut self, name: &str, stop: Stop) -> Error {
+        let how = match stop {
+            Stop::Eof => self.death(),
+            Stop::Timeout => {
+                self.kill();
+                Ended::Lost(format!("no reply to {name} within {:.1} s (killed)", self.timeout.as_secs_f64()))
+            }
+            Stop::Io(e) => {
+                self.kill();
+                Ended::Lost(format!("{e}"))
+            }
+        };
+        let msg = match &how {
+            Ended::Lost(why) => format!("{name} failed: {why}"),
+            how => format!("died during {name}: {how}"),
+        };
+        self.ended = Some(how);
+        self.err(msg)
+    }
+
+    /// Sends one frame (a request, or `RESUME`).
+    fn send_frame(&mut self, opcode: u8, payload: &[u8], wait: Wait) -> Result<()> {
         let name = op::name(opcode);
         if let Some(how) = &self.ended {
             return Err(self.err(format!("cannot send {name}: the executor is gone ({how})")));
@@ -550,68 +623,110 @@ impl ExecutorClient {
         };
         let msg = protocol::frame(opcode, payload);
         self.bytes_sent += msg.len() as u64;
-        let mut res = self.write_all(&msg, deadline.map(|d| d.max(Instant::now() + self.timeout)));
+        match self.write_all(&msg, deadline.map(|d| d.max(Instant::now() + self.timeout))) {
+            Ok(()) => Ok(()),
+            Err(stop) => Err(self.stopped(name, stop)),
+        }
+    }
+
+    /// Reads the next message while waiting for the reply to `opcode`.
+    fn read_message(&mut self, opcode: u8, wait: Wait) -> Result<Msg> {
+        let name = op::name(opcode);
+        if let Some(how) = &self.ended {
+            return Err(self.err(format!("no reply to {name}: the executor is gone ({how})")));
+        }
+        let deadline = match wait {
+            Wait::Bounded => Some(Instant::now() + self.timeout),
+            Wait::WhileAlive => None,
+        };
         let mut head = [0u8; 5];
-        let mut body = Vec::new();
-        if res.is_ok() {
-            res = self.read_exact(&mut head, deadline);
+        if let Err(stop) = self.read_exact(&mut head, deadline) {
+            return Err(self.stopped(name, stop));
         }
-        if res.is_ok() {
-            let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
-            if len == 0 || len > protocol::MAX_FRAME {
-                self.ended = Some(Ended::Lost(format!("bad reply frame length {len}")));
-                self.kill();
-                return Err(self.err(format!("{name}: bad reply frame length {len}: not a jitlink executor?")));
-            }
-            body = vec![0u8; len as usize - 1];
-            res = self.read_exact(&mut body, Some(Instant::now() + self.timeout));
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+        if len == 0 || len > protocol::MAX_FRAME {
+            self.ended = Some(Ended::Lost(format!("bad reply frame length {len}")));
+            self.kill();
+            return Err(self.err(format!("{name}: bad reply frame length {len}: not a jitlink executor?")));
         }
-        if let Err(stop) = res {
-            let how = match stop {
-                Stop::Eof => self.death(),
-                Stop::Timeout => {
-                    self.kill();
-                    Ended::Lost(format!("no reply to {name} within {:.1} s (killed)", self.timeout.as_secs_f64()))
-                }
-                Stop::Io(e) => {
-                    self.kill();
-                    Ended::Lost(format!("{e}"))
-                }
-            };
-            let msg = match &how {
-                Ended::Lost(why) => format!("{name} failed: {why}"),
-                how => format!("died during {name}: {how}"),
-            };
-            self.ended = Some(how);
-            return Err(self.err(msg));
+        let mut body = vec![0u8; len as usize - 1];
+        if let Err(stop) = self.read_exact(&mut body, Some(Instant::now() + self.timeout)) {
+            return Err(self.stopped(name, stop));
         }
-        self.round_trips += 1;
         let mut d = Decoder::new(&body);
         match head[4] {
-            op::OK => Ok(Reply::Ok(body)),
+            op::LAZY if wait == Wait::WhileAlive => match d.u64() {
+                Ok(ctx) => {
+                    self.lazy_requests += 1;
+                    Ok(Msg::Lazy(ctx))
+                }
+                Err(m) => {
+                    self.ended = Some(Ended::Lost(format!("bad LAZY request: {m}")));
+                    self.kill();
+                    Err(self.err(format!("{name}: bad LAZY request: {m}")))
+                }
+            },
+            op::OK => {
+                self.round_trips += 1;
+                Ok(Msg::Reply(Reply::Ok(body)))
+            }
             op::ERROR => {
+                self.round_trips += 1;
                 let m = d.str().unwrap_or_else(|_| "(no message)".into());
                 Err(self.err(format!("{name} failed: {m}")))
             }
             op::EXITED => {
+                self.round_trips += 1;
                 let status = d.i32().unwrap_or(-1);
                 let how = self.wait_gone().filter(|h| matches!(h, Ended::Exited(_))).unwrap_or(Ended::Exited(status));
                 self.ended = Some(how.clone());
-                Ok(Reply::Ended(how))
+                Ok(Msg::Reply(Reply::Ended(how)))
             }
             op::FAULT => {
+                self.round_trips += 1;
                 let signal = d.i32().unwrap_or(0);
                 let address = d.u64().unwrap_or(0);
                 let name = d.str().unwrap_or_else(|_| protocol::signal_name(signal).into());
                 self.wait_gone();
                 let how = Ended::Signaled { signal, name, address };
                 self.ended = Some(how.clone());
-                Ok(Reply::Ended(how))
+                Ok(Msg::Reply(Reply::Ended(how)))
             }
             other => {
                 self.ended = Some(Ended::Lost(format!("unexpected reply {other:#04x}")));
                 self.kill();
                 Err(self.err(format!("{name}: unexpected reply {other:#04x}: not a jitlink executor?")))
+            }
+        }
+    }
+
+    /// `RESUME address`: the answer to a `LAZY` (no reply).
+    fn resume(&mut self, address: u64) -> Result<()> {
+        let mut e = Encoder::new();
+        e.u64(address);
+        self.send_frame(op::RESUME, &e.0, Wait::Bounded)
+    }
+
+    /// Sends one request and reads its reply. `ERROR` is an `Err` that
+    /// leaves the connection usable; a broken connection is an `Err` that
+    /// ends it; `EXITED`/`FAULT` are `Reply::Ended`. A `LAZY` cannot be
+    /// served here (the caller holds the connection): it is answered
+    /// `RESUME 0`, which makes the lazy call return 0.
+    fn transact(&mut self, opcode: u8, payload: &[u8], wait: Wait) -> Result<Reply> {
+        self.send_frame(opcode, payload, wait)?;
+        loop {
+            match self.read_message(opcode, wait)? {
+                Msg::Reply(r) => return Ok(r),
+                Msg::Lazy(ctx) => {
+                    eprintln!(
+                        "jitlink: {}: a lazy function (context {ctx:#x}) was called during {} through a locked \
+                         ExecutorClient, which cannot link it: it returns 0 (use jitlink::oop::client::run_main, \
+                         call or shutdown)",
+                        self.label,
+                        op::name(opcode)
+                    );
+                    self.resume(0)?;
+                }
             }
         }
     }
@@ -682,18 +797,29 @@ impl ExecutorClient {
     /// # Errors
     /// When the executor refuses, or JIT'd code run by an action ends it.
     pub fn finalize(&mut self, base: u64, segments: &[(u64, u64, u8, &[u8])], actions: &[Action]) -> Result<()> {
+        let (payload, wait) = finalize_payload(base, segments, actions);
+        self.expect_ok(op::FINALIZE, &payload, wait).map(drop)
+    }
+
+    /// `DEALLOCATE` (version 2): runs the release actions of the
+    /// `FINALIZE`s inside `[address, address + size)` of a reservation
+    /// (latest first) and resets its pages to fresh zeroed read-write
+    /// memory.
+    ///
+    /// # Errors
+    /// When the executor speaks version 1, refuses, or is gone.
+    pub fn deallocate(&mut self, address: u64, size: u64) -> Result<()> {
+        self.need_v2("DEALLOCATE")?;
         let mut e = Encoder::new();
-        e.u64(base).u32(segments.len() as u32);
-        for &(a, s, p, c) in segments {
-            e.u64(a).u64(s).u8(p).bytes(c);
+        e.u64(address).u64(size);
+        self.expect_ok(op::DEALLOCATE, &e.0, Wait::WhileAlive).map(drop)
+    }
+
+    fn need_v2(&self, what: &str) -> Result<()> {
+        if self.hello.version < 2 {
+            return Err(self.err(format!("{what} needs protocol version 2; this executor speaks version 1")));
         }
-        e.u32(actions.len() as u32);
-        for a in actions {
-            let (k, addr) = a.encode();
-            e.u8(k).u64(addr).u64(0);
-        }
-        let wait = if actions.iter().any(|a| a.runs_code()) { Wait::WhileAlive } else { Wait::Bounded };
-        self.expect_ok(op::FINALIZE, &e.0, wait).map(drop)
+        Ok(())
     }
 
     /// `LOOKUP`: opens `libraries` (paths or `-l` names) in the executor,
@@ -725,12 +851,7 @@ impl ExecutorClient {
     /// # Errors
     /// When the executor refuses, or the connection breaks.
     pub fn run_main(&mut self, addr: u64, argv: &[String]) -> Result<RunOutcome> {
-        let mut e = Encoder::new();
-        e.u64(addr).u32(argv.len() as u32);
-        for a in argv {
-            e.str(a.as_bytes());
-        }
-        match self.transact(op::RUN_MAIN, &e.0, Wait::WhileAlive)? {
+        match self.transact(op::RUN_MAIN, &run_main_payload(addr, argv), Wait::WhileAlive)? {
             Reply::Ok(p) => Ok(RunOutcome::Returned(self.decode("RUN_MAIN", Decoder::new(&p).i32())?)),
             Reply::Ended(how) => Ok(RunOutcome::Ended(how)),
         }
@@ -743,12 +864,7 @@ impl ExecutorClient {
     /// When the executor refuses or the connection breaks; when the code
     /// ends the executor (see [`ExecutorClient::ended`]).
     pub fn call(&mut self, addr: u64, args: &[u64]) -> Result<u64> {
-        let mut e = Encoder::new();
-        e.u64(addr).u32(args.len() as u32);
-        for &a in args {
-            e.u64(a);
-        }
-        let p = self.expect_ok(op::CALL, &e.0, Wait::WhileAlive)?;
+        let p = self.expect_ok(op::CALL, &call_payload(addr, args), Wait::WhileAlive)?;
         self.decode("CALL", Decoder::new(&p).u64())
     }
 
@@ -786,6 +902,169 @@ impl Drop for ExecutorClient {
             self.kill();
         }
     }
+}
+
+fn run_main_payload(addr: u64, argv: &[String]) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.u64(addr).u32(argv.len() as u32);
+    for a in argv {
+        e.str(a.as_bytes());
+    }
+    e.0
+}
+
+fn call_payload(addr: u64, args: &[u64]) -> Vec<u8> {
+    let mut e = Encoder::new();
+    e.u64(addr).u32(args.len() as u32);
+    for &a in args {
+        e.u64(a);
+    }
+    e.0
+}
+
+fn finalize_payload(base: u64, segments: &[(u64, u64, u8, &[u8])], actions: &[Action]) -> (Vec<u8>, Wait) {
+    let mut e = Encoder::new();
+    e.u64(base).u32(segments.len() as u32);
+    for &(a, s, p, c) in segments {
+        e.u64(a).u64(s).u8(p).bytes(c);
+    }
+    e.u32(actions.len() as u32);
+    for a in actions {
+        let (k, addr) = a.encode();
+        e.u8(k).u64(addr).u64(0);
+    }
+    let wait = if actions.iter().any(|a| a.runs_code()) { Wait::WhileAlive } else { Wait::Bounded };
+    (e.0, wait)
+}
+
+fn lock(exec: &SharedExecutor) -> MutexGuard<'_, ExecutorClient> {
+    exec.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One request that may run JIT'd code, serving `LAZY` requests while it
+/// waits: the connection is released while the lazy handlers run (they
+/// send requests of their own), then `RESUME` is sent.
+fn serving(exec: &SharedExecutor, opcode: u8, payload: &[u8], wait: Wait) -> Result<Reply> {
+    let handlers = {
+        let mut e = lock(exec);
+        e.send_frame(opcode, payload, wait)?;
+        e.lazy_handlers.clone()
+    };
+    loop {
+        let msg = lock(exec).read_message(opcode, wait)?;
+        match msg {
+            Msg::Reply(r) => return Ok(r),
+            Msg::Lazy(ctx) => {
+                let answer =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handlers.iter().find_map(|h| h(ctx))));
+                let address = match answer {
+                    Ok(Some(Ok(a))) => a,
+                    Ok(Some(Err(e))) => {
+                        eprintln!("jitlink: lazy call (context {ctx:#x}): {e}");
+                        0
+                    }
+                    Ok(None) => {
+                        eprintln!("jitlink: lazy call with unknown context {ctx:#x}: it returns 0");
+                        0
+                    }
+                    Err(_) => {
+                        eprintln!("jitlink: internal error: panic while serving a lazy call");
+                        0
+                    }
+                };
+                lock(exec).resume(address)?;
+            }
+        }
+    }
+}
+
+fn pre_run(exec: &SharedExecutor) -> Result<()> {
+    let hooks = lock(exec).pre_run.clone();
+    hooks.iter().try_for_each(|h| h())
+}
+
+fn expect_ok_serving(exec: &SharedExecutor, opcode: u8, payload: &[u8], wait: Wait) -> Result<Vec<u8>> {
+    match serving(exec, opcode, payload, wait)? {
+        Reply::Ok(p) => Ok(p),
+        Reply::Ended(how) => {
+            Err(lock(exec).err(format!("JIT'd code ended the executor during {}: {how}", op::name(opcode))))
+        }
+    }
+}
+
+/// [`ExecutorClient::run_main`], serving `LAZY` requests (version 2) and
+/// running the pre-run hooks first.
+///
+/// # Errors
+/// As [`ExecutorClient::run_main`], and a failing pre-run hook.
+pub fn run_main(exec: &SharedExecutor, addr: u64, argv: &[String]) -> Result<RunOutcome> {
+    pre_run(exec)?;
+    match serving(exec, op::RUN_MAIN, &run_main_payload(addr, argv), Wait::WhileAlive)? {
+        Reply::Ok(p) => {
+            let e = lock(exec);
+            Ok(RunOutcome::Returned(e.decode("RUN_MAIN", Decoder::new(&p).i32())?))
+        }
+        Reply::Ended(how) => Ok(RunOutcome::Ended(how)),
+    }
+}
+
+/// [`ExecutorClient::call`], serving `LAZY` requests (version 2) and
+/// running the pre-run hooks first.
+///
+/// # Errors
+/// As [`ExecutorClient::call`], and a failing pre-run hook.
+pub fn call(exec: &SharedExecutor, addr: u64, args: &[u64]) -> Result<u64> {
+    pre_run(exec)?;
+    let p = expect_ok_serving(exec, op::CALL, &call_payload(addr, args), Wait::WhileAlive)?;
+    let e = lock(exec);
+    e.decode("CALL", Decoder::new(&p).u64())
+}
+
+/// [`ExecutorClient::shutdown`], serving `LAZY` requests (finalisers and
+/// `atexit` handlers may call lazy functions) and running the pre-run
+/// hooks first.
+///
+/// # Errors
+/// As [`ExecutorClient::shutdown`].
+pub fn shutdown(exec: &SharedExecutor, status: i32) -> Result<Ended> {
+    pre_run(exec)?;
+    let mut e = Encoder::new();
+    e.i32(status);
+    match serving(exec, op::SHUTDOWN, &e.0, Wait::WhileAlive) {
+        Ok(Reply::Ended(how)) => Ok(how),
+        Ok(Reply::Ok(_)) => Err(lock(exec).err("SHUTDOWN answered OK".into())),
+        Err(err) => match lock(exec).ended.clone() {
+            Some(how @ (Ended::Exited(_) | Ended::Signaled { .. })) => Ok(how),
+            _ => Err(err),
+        },
+    }
+}
+
+/// [`ExecutorClient::finalize`], serving `LAZY` requests while
+/// initialisers run.
+///
+/// # Errors
+/// As [`ExecutorClient::finalize`].
+pub fn finalize(
+    exec: &SharedExecutor,
+    base: u64,
+    segments: &[(u64, u64, u8, &[u8])],
+    actions: &[Action],
+) -> Result<()> {
+    let (payload, wait) = finalize_payload(base, segments, actions);
+    expect_ok_serving(exec, op::FINALIZE, &payload, wait).map(drop)
+}
+
+/// [`ExecutorClient::deallocate`], serving `LAZY` requests while release
+/// actions (`__cxa_finalize`) run.
+///
+/// # Errors
+/// As [`ExecutorClient::deallocate`].
+pub fn deallocate(exec: &SharedExecutor, address: u64, size: u64) -> Result<()> {
+    lock(exec).need_v2("DEALLOCATE")?;
+    let mut e = Encoder::new();
+    e.u64(address).u64(size);
+    expect_ok_serving(exec, op::DEALLOCATE, &e.0, Wait::WhileAlive).map(drop)
 }
 
 #[cfg(test)]

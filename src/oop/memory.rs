@@ -1,13 +1,20 @@
 //! Link memory in an executor: target addresses reserved there (one
 //! `RESERVE` per link), working bytes here, copied over with the
 //! protections and runtime actions in one `FINALIZE`.
+//!
+//! With redirection (protocol version 2), every link is carved out of one
+//! JIT arena reserved in the executor ([`RemoteArenaMemoryManager`]), as
+//! the in-process arena keeps every call site within reach of every stub;
+//! the stub pool's pages, its slots and patched call sites reach the
+//! executor through [`ArenaSink`] when the arena is flushed.
 
-use super::client::ExecutorClient;
+use super::client::{self, ExecutorClient};
 use super::protocol::{self, Action};
 use super::SharedExecutor;
 use crate::error::{Error, Result};
 use crate::graph::{Interner, LinkGraph, Prot, SectionRole};
-use crate::memory::{contiguous_layout, AllocRequest, Allocation, MemoryManager, Segment};
+use crate::memory::arena::RemoteSink;
+use crate::memory::{contiguous_layout, AllocRequest, Allocation, JitArena, MemoryManager, Segment};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the runtime pass learned about the link being finalized: where
@@ -182,54 +189,76 @@ struct RemoteAllocation {
     options: RemoteOptions,
 }
 
-impl RemoteAllocation {
-    /// Reads the pointer words of `[addr, addr+size)` from working memory.
-    fn words(&self, addr: u64, size: u64, big_endian: bool) -> Vec<u64> {
-        for (t, w) in &self.segs {
-            if addr >= *t && addr + size <= t + w.len() as u64 {
-                let off = (addr - t) as usize;
-                return w[off..off + size as usize]
-                    .chunks_exact(8)
-                    .map(|c| {
-                        let b: [u8; 8] = c.try_into().unwrap_or_default();
-                        if big_endian {
-                            u64::from_be_bytes(b)
-                        } else {
-                            u64::from_le_bytes(b)
-                        }
-                    })
-                    .filter(|&v| v != 0 && v != u64::MAX)
-                    .collect();
-            }
+/// The pointer words of `[addr, addr+size)` found in one of `segs`
+/// (`(target address, working bytes)`), null and -1 entries left out.
+fn array_words(segs: &[(u64, &[u8])], addr: u64, size: u64, big_endian: bool) -> Vec<u64> {
+    for &(t, w) in segs {
+        if addr >= t && addr + size <= t + w.len() as u64 {
+            let off = (addr - t) as usize;
+            return w[off..off + size as usize]
+                .chunks_exact(8)
+                .map(|c| {
+                    let b: [u8; 8] = c.try_into().unwrap_or_default();
+                    if big_endian {
+                        u64::from_be_bytes(b)
+                    } else {
+                        u64::from_le_bytes(b)
+                    }
+                })
+                .filter(|&v| v != 0 && v != u64::MAX)
+                .collect();
         }
-        Vec::new()
     }
+    Vec::new()
+}
 
-    fn actions(&self) -> Vec<Action> {
-        let rt = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
-        let mut actions = Vec::new();
-        if let Some(eh) = rt.eh_frame {
-            actions.push(Action::RegisterEhFrame(eh));
-        }
-        if let Some(d) = rt.dso_handle {
-            actions.push(Action::CxaFinalizeAtRelease(d));
-        }
-        if self.options.run_initializers {
-            // One entry per section, its blocks' words in order.
-            let mut sections: Vec<(usize, SectionRole, Vec<u64>)> = Vec::new();
-            for &(si, role, a, s) in &rt.arrays {
-                let w = self.words(a, s, rt.big_endian);
-                match sections.last_mut() {
-                    Some((i, _, v)) if *i == si => v.extend(w),
-                    _ => sections.push((si, role, w)),
-                }
+/// The runtime actions of the link being finalized (what the runtime pass
+/// left in `runtime`), its init/fini arrays read from `segs`.
+fn link_actions(runtime: &RuntimeSlot, options: RemoteOptions, segs: &[(u64, &[u8])]) -> Vec<Action> {
+    let rt = runtime.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();
+    let mut actions = Vec::new();
+    if let Some(eh) = rt.eh_frame {
+        actions.push(Action::RegisterEhFrame(eh));
+    }
+    if let Some(d) = rt.dso_handle {
+        actions.push(Action::CxaFinalizeAtRelease(d));
+    }
+    if options.run_initializers {
+        // One entry per section, its blocks' words in order.
+        let mut sections: Vec<(usize, SectionRole, Vec<u64>)> = Vec::new();
+        for &(si, role, a, s) in &rt.arrays {
+            let w = array_words(segs, a, s, rt.big_endian);
+            match sections.last_mut() {
+                Some((i, _, v)) if *i == si => v.extend(w),
+                _ => sections.push((si, role, w)),
             }
-            let sections: Vec<(SectionRole, Vec<u64>)> = sections.into_iter().map(|(_, r, w)| (r, w)).collect();
-            let (init, fini) = order_init_fini(&sections);
-            actions.extend(fini.into_iter().map(Action::AtExit));
-            actions.extend(init.into_iter().map(Action::CallInit));
         }
-        actions
+        let sections: Vec<(SectionRole, Vec<u64>)> = sections.into_iter().map(|(_, r, w)| (r, w)).collect();
+        let (init, fini) = order_init_fini(&sections);
+        actions.extend(fini.into_iter().map(Action::AtExit));
+        actions.extend(init.into_iter().map(Action::CallInit));
+    }
+    actions
+}
+
+/// `FINALIZE` protection bits of a segment.
+fn prot_bits(p: Prot) -> u8 {
+    match p {
+        Prot::ReadExec => protocol::prot::READ | protocol::prot::EXEC,
+        Prot::Read => protocol::prot::READ,
+        Prot::ReadWrite => protocol::prot::READ | protocol::prot::WRITE,
+    }
+}
+
+/// Content without its trailing zeros (the executor zero-fills).
+fn trimmed(w: &[u8]) -> &[u8] {
+    &w[..w.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)]
+}
+
+impl RemoteAllocation {
+    fn actions(&self) -> Vec<Action> {
+        let segs: Vec<(u64, &[u8])> = self.segs.iter().map(|(t, w)| (*t, w.as_slice())).collect();
+        link_actions(&self.runtime, self.options, &segs)
     }
 }
 
@@ -255,16 +284,10 @@ impl Allocation for RemoteAllocation {
             if w.is_empty() {
                 continue;
             }
-            let bits = match p {
-                Prot::ReadExec => protocol::prot::READ | protocol::prot::EXEC,
-                Prot::Read => protocol::prot::READ,
-                Prot::ReadWrite => protocol::prot::READ | protocol::prot::WRITE,
-            };
             // The executor zero-fills past the content: send no trailing zeros.
-            let content = &w[..w.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1)];
-            segments.push((t, w.len() as u64, bits, content));
+            segments.push((t, w.len() as u64, prot_bits(p), trimmed(w)));
         }
-        lock(&self.exec).finalize(self.base, &segments, &actions)?;
+        client::finalize(&self.exec, self.base, &segments, &actions)?;
         self.finalized = true;
         Ok(())
     }
@@ -282,6 +305,176 @@ impl Drop for RemoteAllocation {
             // memory to the executor, which unmaps it when it exits.
             let _ = e.release(self.base);
         }
+    }
+}
+
+/// The executor end of a remote JIT arena ([`JitArena::remote`]): one
+/// reservation in the executor, pages finalized and ranges written over
+/// the connection; released when the arena goes.
+pub struct ArenaSink {
+    exec: SharedExecutor,
+    base: u64,
+}
+
+impl ArenaSink {
+    /// The sink of the arena reserved at `base` in `exec`.
+    pub fn new(exec: SharedExecutor, base: u64) -> Self {
+        ArenaSink { exec, base }
+    }
+}
+
+impl RemoteSink for ArenaSink {
+    fn finalize_pages(&self, pages: &[(u64, &[u8], libc::c_int)]) -> Result<()> {
+        let segments: Vec<(u64, u64, u8, &[u8])> = pages
+            .iter()
+            .map(|&(a, b, p)| {
+                let bits = if p & libc::PROT_READ != 0 { protocol::prot::READ } else { 0 }
+                    | if p & libc::PROT_WRITE != 0 { protocol::prot::WRITE } else { 0 }
+                    | if p & libc::PROT_EXEC != 0 { protocol::prot::EXEC } else { 0 };
+                (a, b.len() as u64, bits, trimmed(b))
+            })
+            .collect();
+        lock(&self.exec).finalize(self.base, &segments, &[])
+    }
+
+    fn write(&self, ranges: &[(u64, &[u8])]) -> Result<()> {
+        lock(&self.exec).write(ranges)
+    }
+
+    fn release(&self, addr: u64, len: u64) {
+        if lock(&self.exec).ended().is_none() {
+            // Nothing to report to from a destructor: a failure leaves the
+            // pages to the executor, which unmaps them when it exits.
+            let _ = client::deallocate(&self.exec, addr, len);
+        }
+    }
+}
+
+impl Drop for ArenaSink {
+    fn drop(&mut self) {
+        let mut e = lock(&self.exec);
+        if e.ended().is_none() {
+            let _ = e.release(self.base);
+        }
+    }
+}
+
+/// A [`MemoryManager`] carving every link out of a remote JIT arena (the
+/// arena of a redirecting out-of-process session): `FINALIZE` of the
+/// link's segments with its runtime actions, after the arena's pending
+/// stub pages and slots; `DEALLOCATE` when the link goes.
+pub struct RemoteArenaMemoryManager {
+    exec: SharedExecutor,
+    arena: Arc<JitArena>,
+    runtime: RuntimeSlot,
+    options: RemoteOptions,
+}
+
+impl RemoteArenaMemoryManager {
+    /// Links from `arena` (remote, reserved in `exec`); `runtime` is filled
+    /// by the runtime pass before each finalize.
+    pub fn new(exec: SharedExecutor, arena: Arc<JitArena>, runtime: RuntimeSlot, options: RemoteOptions) -> Self {
+        RemoteArenaMemoryManager { exec, arena, runtime, options }
+    }
+}
+
+impl MemoryManager for RemoteArenaMemoryManager {
+    fn allocate(&mut self, req: &AllocRequest) -> Result<Box<dyn Allocation>> {
+        if req.low_2gib {
+            return Err(Error::Memory {
+                detail: "non-PIC code (32-bit absolute references to its own symbols) needs memory below 2 GiB, \
+                         which the JIT arena near the executor's C library cannot give; compile with -fPIC or -fPIE"
+                    .into(),
+            });
+        }
+        let page = self.arena.page() as u64;
+        let (offsets, total) = contiguous_layout(req, page);
+        let len = total.max(page) as usize;
+        let align = req.segments.iter().map(|s| s.align).max().unwrap_or(1).max(page) as usize;
+        let off = self.arena.reserve(len, align)?;
+        let mut segs = [(0usize, 0usize); 3];
+        for p in Prot::ALL {
+            segs[p.index()] = (off + offsets[p.index()] as usize, req.segments[p.index()].size as usize);
+        }
+        Ok(Box::new(RemoteArenaAllocation {
+            exec: self.exec.clone(),
+            arena: self.arena.clone(),
+            off,
+            len,
+            segs,
+            runtime: self.runtime.clone(),
+            options: self.options,
+        }))
+    }
+
+    fn page_size(&self) -> u64 {
+        self.arena.page() as u64
+    }
+}
+
+/// One link in a remote arena.
+struct RemoteArenaAllocation {
+    exec: SharedExecutor,
+    arena: Arc<JitArena>,
+    off: usize,
+    len: usize,
+    segs: [(usize, usize); 3],
+    runtime: RuntimeSlot,
+    options: RemoteOptions,
+}
+
+impl RemoteArenaAllocation {
+    fn bytes(&self, prot: Prot) -> &[u8] {
+        let (off, size) = self.segs[prot.index()];
+        // SAFETY: the working view of our range of the arena, mapped
+        // read-write while the arena (which we hold) lives; ranges are
+        // handed out exclusively by `JitArena::reserve`.
+        unsafe { std::slice::from_raw_parts(self.arena.working_ptr(off), size) }
+    }
+}
+
+impl Allocation for RemoteArenaAllocation {
+    fn segment(&self, prot: Prot) -> Segment {
+        let (off, size) = self.segs[prot.index()];
+        Segment { target: self.arena.base() + off as u64, size: size as u64 }
+    }
+
+    fn working(&self, prot: Prot) -> &[u8] {
+        self.bytes(prot)
+    }
+
+    fn working_mut(&mut self, prot: Prot) -> &mut [u8] {
+        let (off, size) = self.segs[prot.index()];
+        // SAFETY: as in `bytes`, and &mut self excludes other views
+        // through this allocation.
+        unsafe { std::slice::from_raw_parts_mut(self.arena.working_ptr(off), size) }
+    }
+
+    fn finalize(&mut self) -> Result<()> {
+        // Stub pages and slots the link's code reaches come first.
+        self.arena.flush()?;
+        let segs: Vec<(u64, &[u8])> =
+            Prot::ALL.iter().map(|&p| (self.segment(p).target, self.bytes(p))).filter(|(_, w)| !w.is_empty()).collect();
+        let actions = link_actions(&self.runtime, self.options, &segs);
+        let segments: Vec<(u64, u64, u8, &[u8])> = Prot::ALL
+            .iter()
+            .map(|&p| (p, self.segment(p).target, self.bytes(p)))
+            .filter(|(_, _, w)| !w.is_empty())
+            .map(|(p, t, w)| (t, w.len() as u64, prot_bits(p), trimmed(w)))
+            .collect();
+        client::finalize(&self.exec, self.arena.base(), &segments, &actions)
+    }
+
+    fn executable_here(&self) -> bool {
+        false
+    }
+}
+
+impl Drop for RemoteArenaAllocation {
+    fn drop(&mut self) {
+        // DEALLOCATE in the executor (through the arena's sink), then the
+        // range is free here.
+        self.arena.release(self.off, self.len);
     }
 }
 

@@ -13,6 +13,13 @@
 //! - [`remote_session`]: a [`Session`] wired to an executor: remote memory,
 //!   externals resolved by the executor's dynamic loader in one `LOOKUP`
 //!   per link, the runtime pass.
+//! - [`remote_redirect_session`] (protocol version 2): the same with
+//!   patchable call sites, redirection and lazy compilation: links, stubs
+//!   and the re-entry routine live in one JIT arena reserved in the
+//!   executor; patches and slot stores travel as `WRITE`s, and a lazy
+//!   function's first call in the executor comes back as a `LAZY` request,
+//!   served by [`client::run_main`], [`client::call`] and
+//!   [`client::shutdown`] while the code runs.
 //!
 //! ```no_run
 //! use jitlink::oop::{self, client::{ExecutorClient, RunOutcome}};
@@ -23,9 +30,9 @@
 //! oop::check_target(&exec, s.arch())?;
 //! s.link(&LinkOptions::default())?;           // RESERVE, LOOKUP, FINALIZE (initialisers run)
 //! let main = s.lookup("main").expect("main");
-//! let outcome = exec.lock().unwrap().run_main(main, &["main".into()])?;
+//! let outcome = oop::client::run_main(&exec, main, &["main".into()])?;
 //! if let RunOutcome::Returned(status) = outcome {
-//!     exec.lock().unwrap().shutdown(status)?;  // finalisers, atexit handlers
+//!     oop::client::shutdown(&exec, status)?;   // finalisers, atexit handlers
 //! }
 //! # Ok::<(), jitlink::Error>(())
 //! ```
@@ -38,9 +45,11 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::graph::SectionRole;
 use crate::link::PassPoint;
+use crate::memory::JitArena;
+use crate::redirect::{RedirectOptions, Redirector};
 use crate::session::{Session, SessionOptions};
 use client::ExecutorClient;
-use memory::{LinkRuntime, RemoteMemoryManager, RemoteOptions, RuntimeSlot};
+use memory::{ArenaSink, LinkRuntime, RemoteArenaMemoryManager, RemoteMemoryManager, RemoteOptions, RuntimeSlot};
 use std::sync::{Arc, Mutex};
 
 /// An executor connection shared by the memory manager, the resolver and
@@ -120,6 +129,13 @@ pub fn remote_session(
     let slot: RuntimeSlot = Arc::new(Mutex::new(None));
     let mm = RemoteMemoryManager::new(exec.clone(), slot.clone(), remote);
     let mut s = Session::new(Box::new(mm), options);
+    add_remote_passes(&mut s, exec, libraries, slot, arch);
+    Ok(s)
+}
+
+/// The passes and resolver every out-of-process session has: thread-local
+/// storage refused, the runtime pass, externals looked up in the executor.
+fn add_remote_passes(s: &mut Session, exec: &SharedExecutor, libraries: Vec<String>, slot: RuntimeSlot, arch: Arch) {
     s.add_pass(
         PassPoint::PostPrune,
         Box::new(|g, names| {
@@ -150,5 +166,84 @@ pub fn remote_session(
     );
     let e = exec.clone();
     s.set_resolver(Box::new(move |names| e.lock().unwrap_or_else(|p| p.into_inner()).lookup(&libraries, names)));
+}
+
+/// A session as [`remote_session`] makes, with patchable call sites,
+/// redirection and lazy compilation in the executor (protocol version 2):
+///
+/// - one JIT arena of `redirect.arena_size` bytes (at most 1 GiB) is
+///   reserved in the executor (`RESERVE`); every link, stub and the
+///   re-entry routine is carved out of it, so every call site reaches
+///   every stub;
+/// - stub-pool pages travel as a `FINALIZE` of their own, before the
+///   link that first needs them; slot stores and call-site patches of a
+///   [`Session::redirect`] travel in one `WRITE` (each patch one aligned
+///   4-byte store there, each slot one 8-byte store);
+/// - the re-entry routine calls the executor's lazy resolver (bootstrap
+///   symbol [`protocol::LAZY_RESOLVER`]), which sends `LAZY context` and
+///   serves requests until `RESUME address`: [`client::run_main`],
+///   [`client::call`] and [`client::shutdown`] (and finalizes that run
+///   initialisers) answer it by running the lazy symbol's materializer
+///   (linking through this session) and redirecting its callers;
+/// - pending stub pages and slots are flushed before code runs (a pre-run
+///   hook of the connection).
+///
+/// `redirect.arch` and `redirect.simulate_at` are ignored (the executor's
+/// target, its memory).
+///
+/// # Errors
+/// [`Error::Unsupported`] when the executor speaks protocol version 1 or
+/// has no lazy resolver, or runs a target jitlink does not link for;
+/// [`Error::Memory`] when the arena cannot be reserved.
+pub fn remote_redirect_session(
+    exec: &SharedExecutor,
+    libraries: Vec<String>,
+    options: SessionOptions,
+    remote: RemoteOptions,
+    redirect: RedirectOptions,
+) -> Result<Session> {
+    let (hello, label) = {
+        let e = exec.lock().unwrap_or_else(|p| p.into_inner());
+        (e.hello().clone(), e.label().to_string())
+    };
+    let arch = arch_of_triple(&hello.triple).ok_or_else(|| Error::Unsupported {
+        file: label.clone(),
+        detail: format!("the executor runs {}, which jitlink does not link for", hello.triple),
+    })?;
+    if hello.version < 2 {
+        return Err(Error::Unsupported {
+            file: label,
+            detail: "the executor speaks protocol version 1; redirection and lazy compilation out of process need \
+                     version 2 (rebuild the executor)"
+                .into(),
+        });
+    }
+    let resolver = hello.symbol(protocol::LAZY_RESOLVER).ok_or_else(|| Error::Unsupported {
+        file: label.clone(),
+        detail: format!("the executor has no lazy resolver ({})", protocol::LAZY_RESOLVER),
+    })?;
+    let page = hello.page_size.max(crate::memory::host_page_size());
+    let size = crate::memory::align_up(redirect.arena_size.clamp(1 << 20, 1 << 30), page);
+    let base =
+        exec.lock().unwrap_or_else(|p| p.into_inner()).reserve(size, page, 0).map_err(|e| Error::Memory {
+            detail: format!("reserving the {size}-byte JIT arena in the executor: {e}"),
+        })?;
+    let sink = Arc::new(ArenaSink::new(exec.clone(), base));
+    let arena = JitArena::remote(base, size, page, sink)?;
+    let opts = RedirectOptions { arch: Some(arch), simulate_at: None, ..redirect };
+    let r = Redirector::with_arena(opts, arena.clone(), Some(resolver))?;
+    let slot: RuntimeSlot = Arc::new(Mutex::new(None));
+    let mm = RemoteArenaMemoryManager::new(exec.clone(), arena, slot.clone(), remote);
+    let mut s = Session::with_redirector(r.clone(), Box::new(mm), options);
+    add_remote_passes(&mut s, exec, libraries, slot, arch);
+    let mut e = exec.lock().unwrap_or_else(|p| p.into_inner());
+    let weak = Arc::downgrade(&r);
+    e.add_lazy_handler(Arc::new(move |ctx| {
+        let r = weak.upgrade()?;
+        let addr = r.resolve_context(ctx)?;
+        Some(r.flush().map(|()| addr))
+    }));
+    let weak = Arc::downgrade(&r);
+    e.add_pre_run_hook(Arc::new(move || weak.upgrade().map_or(Ok(()), |r| r.flush())));
     Ok(s)
 }

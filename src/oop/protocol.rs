@@ -1,9 +1,19 @@
 //! The executor protocol's codec: op codes, payload encoding and decoding
-//! (`docs/executor-protocol.md`, version 1). Every integer is
-//! little-endian; a frame is `u32 length`, `u8 op`, payload.
+//! (`docs/executor-protocol.md`, version 2, which keeps version 1 as a
+//! subset). Every integer is little-endian; a frame is `u32 length`,
+//! `u8 op`, payload.
 
-/// The protocol version the controller speaks.
-pub const VERSION: u32 = 1;
+/// The protocol version the controller speaks (it falls back to
+/// [`MIN_VERSION`] with an executor that refuses it).
+pub const VERSION: u32 = 2;
+
+/// The oldest version the controller still speaks.
+pub const MIN_VERSION: u32 = 1;
+
+/// The bootstrap symbol of a version-2 executor's lazy resolver,
+/// `u64 resolve(u64 context)`: it sends `LAZY context` and serves requests
+/// until `RESUME address`, then returns the address.
+pub const LAZY_RESOLVER: &str = "__jitlink_lazy_resolve";
 
 /// Largest frame either side accepts (bytes after the length field).
 pub const MAX_FRAME: u32 = 1 << 30;
@@ -30,6 +40,11 @@ pub mod op {
     pub const CALL: u8 = 0x09;
     /// `i32 status` → `EXITED`.
     pub const SHUTDOWN: u8 = 0x0a;
+    /// Version 2: `u64 address`, the answer to a `LAZY` (no reply).
+    pub const RESUME: u8 = 0x0b;
+    /// Version 2: `u64 address, u64 size` of a reservation: release what
+    /// the `FINALIZE`s inside it registered, reset its pages.
+    pub const DEALLOCATE: u8 = 0x0c;
     /// Reply: success, with the request's result.
     pub const OK: u8 = 0x80;
     /// Reply: `str message`; the request had no effect.
@@ -38,6 +53,9 @@ pub mod op {
     pub const EXITED: u8 = 0x82;
     /// Reply: `i32 signal, u64 address, str name`; the executor dies of it.
     pub const FAULT: u8 = 0x83;
+    /// Version 2, from the executor while JIT'd code runs: `u64 context`
+    /// of a lazy trampoline; the controller sends requests, then `RESUME`.
+    pub const LAZY: u8 = 0x84;
 
     /// The name of a request op, for messages.
     pub fn name(op: u8) -> &'static str {
@@ -52,6 +70,8 @@ pub mod op {
             RUN_MAIN => "RUN_MAIN",
             CALL => "CALL",
             SHUTDOWN => "SHUTDOWN",
+            RESUME => "RESUME",
+            DEALLOCATE => "DEALLOCATE",
             _ => "unknown request",
         }
     }

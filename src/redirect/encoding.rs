@@ -30,6 +30,42 @@ pub enum SiteForm {
     PpcBranch,
 }
 
+/// The x86-64 re-entry routine at `addr`, the same as the one compiled
+/// into this crate for the host (`jitlink_x86_64_lazy_reentry`) but
+/// calling through `resolver_slot`: entered by jump from a trampoline with
+/// `%r11` = the context and the stack as at the lazy function's entry, it
+/// saves the argument registers (`%rax` for variadic calls, `%rdi`..`%r9`,
+/// `%xmm0`..`%xmm7`), calls `u64 resolver(u64 context)` with the stack
+/// 16-byte aligned, restores them and jumps to the address returned.
+fn x86_64_reentry(addr: u64, resolver_slot: u64) -> Option<Vec<u8>> {
+    let mut c: Vec<u8> = vec![0x55, 0x48, 0x89, 0xe5]; // push %rbp; mov %rsp,%rbp
+    c.extend_from_slice(&[0x50, 0x57, 0x56, 0x52, 0x51, 0x41, 0x50, 0x41, 0x51]); // push rax,rdi,rsi,rdx,rcx,r8,r9
+    c.extend_from_slice(&[0x48, 0x81, 0xec, 0x88, 0, 0, 0]); // sub $136,%rsp
+    let xmm = |c: &mut Vec<u8>, op: u8, i: u8| {
+        // movdqu %xmmI,16*I(%rsp) (op 0x7f) / movdqu 16*I(%rsp),%xmmI (op 0x6f)
+        if i == 0 {
+            c.extend_from_slice(&[0xf3, 0x0f, op, 0x04, 0x24]);
+        } else {
+            c.extend_from_slice(&[0xf3, 0x0f, op, 0x44 | (i << 3), 0x24, 16 * i]);
+        }
+    };
+    for i in 0..8 {
+        xmm(&mut c, 0x7f, i);
+    }
+    c.extend_from_slice(&[0x4c, 0x89, 0xdf]); // mov %r11,%rdi
+    let call = addr + c.len() as u64;
+    c.extend_from_slice(&[0xff, 0x15]); // call *resolver_slot(%rip)
+    c.extend_from_slice(&x86_64::redirect::encode_rel32(call + 2, resolver_slot)?);
+    c.extend_from_slice(&[0x49, 0x89, 0xc3]); // mov %rax,%r11
+    for i in 0..8 {
+        xmm(&mut c, 0x6f, i);
+    }
+    c.extend_from_slice(&[0x48, 0x81, 0xc4, 0x88, 0, 0, 0]); // add $136,%rsp
+    c.extend_from_slice(&[0x41, 0x59, 0x41, 0x58, 0x59, 0x5a, 0x5e, 0x5f, 0x58, 0x5d]); // pop r9..rax, rbp
+    c.extend_from_slice(&[0x41, 0xff, 0xe3]); // jmp *%r11
+    Some(c)
+}
+
 /// The encodings of one target architecture.
 #[derive(Copy, Clone, Debug)]
 pub struct ArchCode {
@@ -111,11 +147,12 @@ impl ArchCode {
     }
 
     /// The shared re-entry routine at `addr`, calling the resolver whose
-    /// address is in `resolver_slot` (`None` for the x86-64 host, whose
-    /// routine is compiled into this crate).
+    /// address is in `resolver_slot` (an in-process x86-64 session uses the
+    /// routine compiled into this crate instead; this encoding serves
+    /// simulated and out-of-process arenas).
     pub fn encode_reentry(self, addr: u64, resolver_slot: u64) -> Option<Vec<u8>> {
         match self.arch {
-            Arch::X86_64 => None,
+            Arch::X86_64 => x86_64_reentry(addr, resolver_slot),
             Arch::Aarch64 => aarch64::redirect::encode_reentry(addr, resolver_slot).map(|r| r.to_vec()),
             Arch::Riscv64 => riscv64::redirect::encode_reentry(addr, resolver_slot).map(|r| r.to_vec()),
             Arch::Ppc64Le | Arch::Ppc64Be => ppc64::redirect::encode_reentry(addr, resolver_slot, true, self.be()),
@@ -228,5 +265,23 @@ impl ArchCode {
             SiteForm::RvCallPair => Some(riscv64::edges::CALL),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn x86_64_reentry_calls_through_its_slot() {
+        let code = ArchCode { arch: Arch::X86_64 };
+        let (addr, slot) = (0x7f00_0000_0000u64, 0x7f00_0000_1000u64);
+        let r = code.encode_reentry(addr, slot).unwrap();
+        let at = r.windows(2).position(|w| w == [0xff, 0x15]).expect("call *rel32(%rip)");
+        let field: [u8; 4] = r[at + 2..at + 6].try_into().unwrap();
+        assert_eq!(x86_64::redirect::decode_rel32(addr + at as u64 + 2, field), slot);
+        assert_eq!(&r[..4], &[0x55, 0x48, 0x89, 0xe5], "push %rbp; mov %rsp,%rbp");
+        assert_eq!(&r[r.len() - 3..], &[0x41, 0xff, 0xe3], "jmp *%r11");
+        assert!(code.encode_reentry(addr, addr + (1 << 32)).is_none(), "slot out of rel32 range");
     }
 }

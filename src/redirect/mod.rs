@@ -332,7 +332,12 @@ impl LazyEntry {
                                 Some(cb) if cb.is_some() => (cb.as_ref().expect("some"))(&self.name, &e),
                                 _ => eprintln!("jitlink: lazy materialization of {} failed: {e}", self.name),
                             }
-                            lazy_failed as *const () as u64
+                            // Out of process, 0 asks the executor for its own
+                            // function that returns 0.
+                            match r {
+                                Some(r) if r.arena.is_remote() => 0,
+                                _ => lazy_failed as *const () as u64,
+                            }
                         }
                     };
                     let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -356,6 +361,29 @@ impl Redirector {
             Some(base) => JitArena::simulated(base, opts.arena_size)?,
             None => JitArena::new(opts.policy, opts.arena_size)?,
         };
+        Self::build(opts, arch, arena)
+    }
+
+    /// A redirector over an arena the caller made, typically a remote one
+    /// ([`JitArena::remote`], whose target memory is an executor's; see
+    /// `crate::oop::remote_redirect_session`). `resolver` is the target
+    /// process's lazy resolver, `u64 resolve(u64 context)`, which the
+    /// encoded re-entry routine calls with a trampoline's context (the
+    /// value [`Redirector::resolve_context`] takes).
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without a target architecture; [`Error::Memory`]
+    /// when the re-entry routine cannot be placed.
+    pub fn with_arena(opts: RedirectOptions, arena: Arc<JitArena>, resolver: Option<u64>) -> Result<Arc<Redirector>> {
+        let arch = opts.arch.or_else(Arch::host).ok_or_else(|| Error::Usage("no target architecture".into()))?;
+        let r = Self::build(opts, arch, arena)?;
+        if let Some(a) = resolver {
+            r.lock().pool.set_resolver(a);
+        }
+        Ok(r)
+    }
+
+    fn build(opts: RedirectOptions, arch: Arch, arena: Arc<JitArena>) -> Result<Arc<Redirector>> {
         let code = ArchCode { arch };
         let host_routine =
             (arena.executable() && arch == Arch::X86_64 && cfg!(target_arch = "x86_64")).then(reentry_address);
@@ -368,6 +396,34 @@ impl Redirector {
             epochs: Arc::new(Epochs::default()),
             on_error: Mutex::new(None),
         }))
+    }
+
+    /// Sends what changed in a remote arena (new stub pages, slots, patched
+    /// call sites) to its target process; nothing for other arenas. Remote
+    /// sessions flush at every link, redirect and lazy materialization, and
+    /// before running code (see `crate::oop`).
+    ///
+    /// # Errors
+    /// When the target refuses or is gone.
+    pub fn flush(&self) -> Result<()> {
+        let _st = self.lock();
+        self.arena.flush()
+    }
+
+    /// Materializes the lazy symbol whose trampoline context is `context`
+    /// (what the target's resolver received, for an out-of-process lazy
+    /// call) and returns the address to continue at: its body, or 0 when
+    /// materialization failed (reported as for an in-process call). The
+    /// context is checked against this redirector's lazy symbols, never
+    /// dereferenced as given.
+    ///
+    /// `None` when no lazy symbol of this redirector has that context.
+    pub fn resolve_context(&self, context: u64) -> Option<u64> {
+        let entry = {
+            let st = self.lock();
+            st.syms.iter().filter_map(|s| s.lazy.as_ref()).find(|l| Arc::as_ptr(l) as u64 == context).cloned()
+        }?;
+        Some(entry.resolve())
     }
 
     /// The arena links must be allocated from (so every site reaches every stub).
@@ -506,6 +562,8 @@ impl Redirector {
             report += self.redirect_locked(&mut st, i, new_address)?;
         }
         st.stats.redirects += report;
+        // A remote arena's patches and slots travel in one batch.
+        self.arena.flush()?;
         Ok(report)
     }
 
@@ -576,7 +634,17 @@ impl Redirector {
         // rel32 of a call site recorded at link time in a live link (sites
         // of removed links are forgotten), and its 8-byte word is mapped.
         unsafe { write_field32(alias, addr, bytes) }
-            .map_err(|_| Error::Memory { detail: format!("call site {addr:#x} cannot be written atomically") })
+            .map_err(|_| Error::Memory { detail: format!("call site {addr:#x} cannot be written atomically") })?;
+        // A remote target gets the store it can make atomically: the field
+        // itself when 4-aligned, else the aligned word or block around it.
+        let width = if self.code.arch == Arch::X86_64 {
+            crate::memory::code_write::atomic_width(addr).map_or(4, u64::from)
+        } else {
+            4
+        };
+        let start = if width == 4 { addr } else { addr & !(width - 1) };
+        self.arena.touched((start - self.arena.base()) as usize, width as usize);
+        Ok(())
     }
 
     fn finish_lazy(&self, name: &str, addr: u64) {
@@ -586,6 +654,11 @@ impl Redirector {
             if let Ok(rep) = self.redirect_locked(&mut st, i, addr) {
                 st.stats.redirects += rep;
             }
+        }
+        // Out of process: the callers' new branches reach the executor
+        // before it continues at `addr`.
+        if let Err(e) = self.arena.flush() {
+            eprintln!("jitlink: lazy materialization of {name}: {e}");
         }
     }
 

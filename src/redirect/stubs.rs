@@ -80,6 +80,7 @@ impl StubPool {
         // SAFETY: callers pass a range they reserved and opened for this
         // pool alone, still writable in the working view.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), w, bytes.len()) };
+        self.arena.touched(off, bytes.len());
     }
 
     fn per_chunk(&self) -> usize {
@@ -138,6 +139,20 @@ impl StubPool {
         // SAFETY: slots are 8-aligned words of the pool's data pages,
         // writable in the working view for the pool's life.
         unsafe { crate::memory::code_write::write_slot(self.arena.working_ptr(off).cast::<u64>(), v) }
+        self.arena.touched(off, 8);
+    }
+
+    /// Points the encoded re-entry routine's resolver slot at `resolver`
+    /// (a function `u64 resolve(u64 context)` of the target process);
+    /// false when the pool uses a compiled host routine instead.
+    pub fn set_resolver(&self, resolver: u64) -> bool {
+        match self.routine {
+            Some((_, slot)) => {
+                self.set_slot(slot, resolver);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Reads a slot.

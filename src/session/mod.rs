@@ -223,10 +223,19 @@ impl Session {
     /// [`Error::Memory`] when the arena cannot be reserved.
     pub fn with_redirection(redirect: RedirectOptions, options: SessionOptions) -> Result<Session> {
         let r = Redirector::new(redirect)?;
-        let mut s = Session::new(Box::new(ArenaMemoryManager::new(r.arena().clone())), options);
+        let memory = Box::new(ArenaMemoryManager::new(r.arena().clone()));
+        Ok(Session::with_redirector(r, memory, options))
+    }
+
+    /// A session with patchable call sites over a redirector the caller
+    /// made ([`Redirector::with_arena`]), whose links get memory from
+    /// `memory`, which must carve them out of the redirector's arena (as
+    /// the out-of-process sessions of `crate::oop` do).
+    pub fn with_redirector(r: Arc<Redirector>, memory: Box<dyn MemoryManager>, options: SessionOptions) -> Session {
+        let mut s = Session::new(memory, options);
         s.arch = Some(r.code().arch);
         s.redirector = Some(r);
-        Ok(s)
+        s
     }
 
     /// The redirection machinery, for sessions made with
