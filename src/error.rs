@@ -99,6 +99,14 @@ pub enum Error {
     /// A misuse of the API or command line (bad option value, unknown entry
     /// point, ...).
     Usage(String),
+    /// A client's own failure reported through the crate, e.g. a lazy
+    /// symbol's materializer that could not compile its body.
+    Client {
+        /// The symbol the client was producing.
+        symbol: String,
+        /// The client's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl fmt::Display for Error {
@@ -150,6 +158,7 @@ impl Error {
             Error::Memory { detail } => write!(f, "memory: {detail}"),
             Error::Io { path, source } => write!(f, "{path}: {source}"),
             Error::Usage(s) => write!(f, "{s}"),
+            Error::Client { symbol, source } => write!(f, "{symbol}: {source}"),
         }
     }
 }
@@ -158,6 +167,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Client { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -420,3 +420,51 @@ fn opting_out_tracks_only_redirectable_symbols() {
     assert!(r.call_sites("g").is_empty(), "g is not redirectable and not tracked");
     assert_eq!(r.stats().sites, f_sites, "the table holds only f's call sites");
 }
+
+/// The API a re-optimising driver uses: the per-link redirect report,
+/// claiming lazy symbols for a batch link, untracked helpers, and typed
+/// client errors.
+#[test]
+fn driver_api_link_report_claims_untracked() {
+    let d = dir("driver_api");
+    let callers = compile(
+        &d,
+        "callers",
+        "long work(long); long hook(long); long a(long); long b(long);\n\
+         long run(long x) { return work(x) + hook(x) + a(x) + b(x); }",
+        &["-O2"],
+    );
+    let v0 = compile(&d, "v0", "long work(long x) { return x + 1; }\nlong hook(long x) { return 0 * x; }", &["-O2"]);
+    let v1 = compile(&d, "v1", "long work(long x) { return x + 2; }", &["-O2"]);
+    let ab = compile(&d, "ab", "long a(long x) { return 10 * x; }\nlong b(long x) { return 100 * x; }", &["-O2"]);
+    let mut s = session(MemoryPolicy::DoubleMapped);
+    s.make_redirectable("work").unwrap();
+    s.set_untracked("hook").unwrap();
+    for name in ["a", "b"] {
+        s.define_lazy(name, Box::new(|| panic!("a claimed symbol's own materializer must not run"))).unwrap();
+    }
+    s.add_file(&v0).unwrap();
+    s.link(&LinkOptions::default()).unwrap();
+    s.add_file(&callers).unwrap();
+    s.link(&LinkOptions::default()).unwrap();
+    let r = s.redirector().unwrap().clone();
+    assert!(r.call_sites("hook").is_empty(), "untracked: no call sites recorded");
+    assert!(!r.call_sites("work").is_empty());
+    // A batch materializer claims a and b, then links their bodies.
+    assert_eq!(s.claim_lazy(&["a", "b", "work"]).unwrap(), [true, true, false]);
+    assert_eq!(s.claim_lazy(&["a"]).unwrap(), [false], "already claimed");
+    s.add_file(&ab).unwrap();
+    let ab_link = s.link(&LinkOptions::default()).unwrap();
+    let run: extern "C" fn(i64) -> i64 = func(s.lookup("run").unwrap());
+    assert_eq!(run(1), 2 + 10 + 100);
+    assert!(s.link_report(ab_link).unwrap().sites >= 2, "a's and b's callers followed their bodies");
+    // A new version of work: the report of that link says what moved.
+    s.add_file(&v1).unwrap();
+    let v1_link = s.link(&LinkOptions::default()).unwrap();
+    let rep = s.link_report(v1_link).unwrap();
+    assert_eq!(rep.sites, r.call_sites("work").len());
+    assert_eq!(rep.patched + rep.stubbed, rep.sites);
+    assert_eq!(run(1), 3 + 10 + 100);
+    let e = jitlink::Error::Client { symbol: "f".into(), source: "no such pass".into() };
+    assert_eq!(e.to_string(), "f: no such pass");
+}

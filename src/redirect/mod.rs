@@ -192,6 +192,11 @@ struct RSym {
 struct State {
     pool: StubPool,
     by_name: HashMap<Box<str>, usize>,
+    /// Names whose call sites are never recorded (helpers every function
+    /// calls, such as a profiling hook).
+    untracked: hashbrown::HashSet<Box<str>>,
+    /// For each link, the symbols that have call sites in it.
+    by_link: HashMap<u32, Vec<usize>>,
     syms: Vec<RSym>,
     stats: Stats,
 }
@@ -392,7 +397,14 @@ impl Redirector {
             arena,
             code,
             opts,
-            state: Mutex::new(State { pool, by_name: HashMap::new(), syms: Vec::new(), stats: Stats::default() }),
+            state: Mutex::new(State {
+                pool,
+                by_name: HashMap::new(),
+                untracked: Default::default(),
+                by_link: HashMap::new(),
+                syms: Vec::new(),
+                stats: Stats::default(),
+            }),
             epochs: Arc::new(Epochs::default()),
             on_error: Mutex::new(None),
         }))
@@ -678,6 +690,9 @@ impl Redirector {
         for (&n, &s) in g.globals.iter() {
             let sym = &g.symbols[s.index()];
             let known = std::str::from_utf8(names.bytes(n)).ok().and_then(|k| st.by_name.get(k).copied());
+            if std::str::from_utf8(names.bytes(n)).is_ok_and(|k| st.untracked.contains(k)) {
+                continue;
+            }
             let idx = match known {
                 Some(i) => i,
                 None if self.opts.track_all_calls && sym.callable && g.is_defined_here(s) => {
@@ -782,23 +797,32 @@ impl Redirector {
     /// Records a bound link's call sites and definitions after its fixups
     /// succeeded: defined redirectable symbols' stubs point at their new
     /// bodies, and lazy symbols defined by the link are done.
-    pub fn commit_link(&self, pending: PendingLink) {
+    /// Returns what redirecting earlier callers to this link's definitions
+    /// did (new versions of redirectable symbols, lazy bodies).
+    pub fn commit_link(&self, pending: PendingLink) -> RedirectReport {
         let mut st = self.lock();
+        let mut report = RedirectReport::default();
         for (i, site) in pending.sites {
             match site.binding {
                 Binding::Direct => st.stats.linked_direct += 1,
                 Binding::Stub(r) => st.stats.linked_stub[r as usize] += 1,
             }
             st.stats.sites += 1;
+            let link = site.link;
+            if st.syms[i].sites.last().is_none_or(|c| c.link != link) {
+                st.by_link.entry(link).or_default().push(i);
+            }
             st.syms[i].sites.push(site);
         }
         for (i, body) in pending.defined {
             let body = self.entry_point(body);
             if let Some(lazy) = st.syms[i].lazy.clone() {
-                // Defined by a link: lazy callers go straight to the body.
+                // Defined by a link: lazy callers go straight to the body,
+                // and callers waiting on a claim (see claim_lazy) wake up.
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                if matches!(*ls, LazyState::Pending(_)) {
+                if matches!(*ls, LazyState::Pending(_) | LazyState::Running) {
                     *ls = LazyState::Done(body);
+                    lazy.cv.notify_all();
                 }
             }
             if st.syms[i].current == 0 {
@@ -811,6 +835,53 @@ impl Redirector {
                 // A new definition (a lazy body, a new version): callers follow.
                 if let Ok(rep) = self.redirect_locked(&mut st, i, body) {
                     st.stats.redirects += rep;
+                    report += rep;
+                }
+            }
+        }
+        report
+    }
+
+    /// Marks `name` as untracked: call sites to it are not recorded by
+    /// later links (a helper every function calls, e.g. a counter hook),
+    /// so the table stays proportional to the calls that may be redirected.
+    pub fn set_untracked(&self, name: &str) {
+        self.lock().untracked.insert(name.into());
+    }
+
+    /// Claims lazy symbols for a materializer that is about to link their
+    /// bodies itself (e.g. a batch of functions): each still-pending
+    /// symbol's own materializer is dropped, and callers that reach its
+    /// trampoline meanwhile wait until a link defines it (or
+    /// [`Redirector::fail_claimed`]). Returns, per name, whether it was
+    /// claimed (false: unknown, not lazy, already running or done).
+    pub fn claim_lazy(&self, names: &[&str]) -> Vec<bool> {
+        let st = self.lock();
+        names
+            .iter()
+            .map(|n| {
+                let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) else { return false };
+                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
+                if matches!(*ls, LazyState::Pending(_)) {
+                    *ls = LazyState::Running;
+                    true
+                } else {
+                    false
+                }
+            })
+            .collect()
+    }
+
+    /// Gives up claimed lazy symbols whose link failed: their waiting and
+    /// future callers get the failure path (the call returns 0).
+    pub fn fail_claimed(&self, names: &[&str]) {
+        let st = self.lock();
+        for n in names {
+            if let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) {
+                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
+                if matches!(*ls, LazyState::Running) {
+                    *ls = LazyState::Done(lazy_failed as *const () as u64);
+                    lazy.cv.notify_all();
                 }
             }
         }
@@ -819,8 +890,8 @@ impl Redirector {
     /// Forgets the call sites inside a link (when it is removed).
     pub fn forget_link(&self, link: u32) {
         let mut st = self.lock();
-        for s in st.syms.iter_mut() {
-            s.sites.retain(|c| c.link != link);
+        for i in st.by_link.remove(&link).unwrap_or_default() {
+            st.syms[i].sites.retain(|c| c.link != link);
         }
     }
 

@@ -128,6 +128,9 @@ pub struct LinkedObject {
     dso_handle: Option<u64>,
     /// The COMDAT signatures this link took (released when it goes).
     comdat: (formats::elf::ElfCheckpoint, formats::elf::ElfCheckpoint),
+    /// What redirecting earlier callers to this link's definitions did
+    /// (new versions of redirectable symbols, lazy bodies).
+    pub redirects: RedirectReport,
     /// Debugger registrations, dropped (unregistered) with the link.
     _debug: Vec<crate::runtime::debugger::Registration>,
 }
@@ -324,6 +327,30 @@ impl Session {
     /// A session linking into this process (one mapping per link).
     pub fn in_process() -> Session {
         Session::new(Box::new(InProcessMemoryManager::new()), SessionOptions::default())
+    }
+
+    /// What a link's definitions redirected (see [`LinkedObject::redirects`]).
+    pub fn link_report(&self, id: LinkId) -> Option<RedirectReport> {
+        self.linked(id).map(|l| l.redirects)
+    }
+
+    /// Call sites to `name` are not recorded by later links; see
+    /// [`Redirector::set_untracked`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection.
+    pub fn set_untracked(&self, name: &str) -> Result<()> {
+        self.need_redirector()?.set_untracked(name);
+        Ok(())
+    }
+
+    /// Claims lazy symbols a materializer is about to define in one link;
+    /// see [`Redirector::claim_lazy`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection.
+    pub fn claim_lazy(&self, names: &[&str]) -> Result<Vec<bool>> {
+        Ok(self.need_redirector()?.claim_lazy(names))
     }
 
     /// Turns debugger registration (GDB JIT interface) on or off for later
@@ -798,9 +825,13 @@ impl Session {
             dso_handle,
             comdat: (self.elf_state.checkpoint(), self.elf_state.checkpoint()),
             _debug: debug,
+            redirects: RedirectReport::default(),
         }));
         if let (Some(r), Some(p)) = (&self.redirector, pending) {
-            r.commit_link(p);
+            let report = r.commit_link(p);
+            if let Some(Some(l)) = self.links.last_mut() {
+                l.redirects = report;
+            }
         }
         phase("done");
         Ok(id)
