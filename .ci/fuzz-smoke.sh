@@ -12,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/../fuzz"
 toolchain=${FUZZ_TOOLCHAIN:-nightly}
 secs=${FUZZ_SECONDS:-60}
-targets=${FUZZ_TARGETS:-"elf_object archive link_noexec fixup"}
+targets=${FUZZ_TARGETS:-"elf_object archive link_noexec fixup macho_object coff_object"}
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz-smoke: installing cargo-fuzz"

@@ -404,12 +404,18 @@ pub fn fold_subtrahends(g: &mut LinkGraph<'_>) {
             continue;
         }
         let mut edges = std::mem::take(&mut g.blocks[bi].edges);
+        // The pair edge at each offset, found once (linear, not per subtrahend).
+        let mut pair_at: hashbrown::HashMap<u32, usize> = hashbrown::HashMap::new();
+        for (j, e) in edges.iter().enumerate() {
+            if is_pair_kind(e.kind) {
+                pair_at.entry(e.offset).or_insert(j);
+            }
+        }
         for i in 0..edges.len() {
             if edges[i].kind != SUBTRAHEND {
                 continue;
             }
-            let at = edges[i].offset;
-            let Some(j) = (0..edges.len()).find(|&j| edges[j].offset == at && is_pair_kind(edges[j].kind)) else {
+            let Some(&j) = pair_at.get(&edges[i].offset) else {
                 continue;
             };
             let b = g.symbol_addr(edges[i].target).wrapping_add(edges[i].addend as u64);

@@ -384,11 +384,17 @@ fn build_as<'a, Coff: CoffHeader>(
     g.files[file.index()].container = crate::graph::Container::Coff;
     let image_base_sym = image_base(g, names, state, file);
 
-    // Section names and headers.
+    // Section names and headers. Every name read (sections, COMDAT and
+    // other symbols) is budgeted like the ELF reader's: many headers naming
+    // different suffixes of one long string would otherwise intern memory
+    // quadratic in the file's size.
+    let mut budget = name_budget(data.len());
+    let over_budget = |what: String| bad(format!("{what}: names read so far exceed {} bytes", name_budget(data.len())));
     let headers: Vec<&'a pe::ImageSectionHeader> = sections.iter().collect();
     let mut sec_names: Vec<&'a [u8]> = Vec::with_capacity(nsec);
     for (i, h) in headers.iter().enumerate() {
         let n = h.name(strings).map_err(|e| bad(format!("section {}: name: {e}", i + 1)))?;
+        budget = budget.checked_sub(n.len() as u64 + 1).ok_or_else(|| over_budget(format!("section {}", i + 1)))?;
         sec_names.push(n);
     }
     let label = |i: usize| -> String { shown(sec_names[i]) };
@@ -464,6 +470,7 @@ fn build_as<'a, Coff: CoffHeader>(
             continue; // a static COMDAT symbol: nothing to select against
         }
         let cname = csym.name(strings).map_err(|e| bad(format!("symbol {ci}: name: {e}")))?;
+        budget = budget.checked_sub(cname.len() as u64 + 1).ok_or_else(|| over_budget(format!("symbol {ci}")))?;
         let n = names.intern(cname);
         let size = u64::from(headers[i].size_of_raw_data.get(LE));
         let sname = || shown(cname);
@@ -600,8 +607,10 @@ fn build_as<'a, Coff: CoffHeader>(
         }
     }
 
-    // Symbols.
-    let mut budget = name_budget(data.len());
+    // Symbols. `-aligncomm:` by name, the last one for a name winning (a
+    // map: a scan of every directive per common symbol was quadratic).
+    let aligncomm: hashbrown::HashMap<&[u8], u32> =
+        dirs.aligncomm.iter().map(|(n, log)| (n.as_slice(), *log)).collect();
     let mut sym_map: Vec<Mapped> = vec![Mapped::Unloaded("auxiliary symbol record"); nsym];
     let mut weak_externals: Vec<(SymbolId, NameId, usize, u32)> = Vec::new();
     let mut imp_slots: hashbrown::HashMap<NameId, SymbolId> = hashbrown::HashMap::new();
@@ -626,9 +635,7 @@ fn build_as<'a, Coff: CoffHeader>(
             continue;
         }
         let raw = sym.name(strings).map_err(|e| bad(format!("symbol {i}: name: {e}")))?;
-        budget = budget
-            .checked_sub(raw.len() as u64 + 1)
-            .ok_or_else(|| bad(format!("symbol {i}: names read so far exceed {} bytes", name_budget(data.len()))))?;
+        budget = budget.checked_sub(raw.len() as u64 + 1).ok_or_else(|| over_budget(format!("symbol {i}")))?;
         let nid = (!raw.is_empty()).then(|| names.intern(raw));
         let show = || shown(raw);
         let external = class == pe::IMAGE_SYM_CLASS_EXTERNAL;
@@ -666,7 +673,7 @@ fn build_as<'a, Coff: CoffHeader>(
                         )));
                     }
                     let mut align = value.next_power_of_two().min(32);
-                    if let Some(&(_, log)) = dirs.aligncomm.iter().rev().find(|(cn, _)| cn == raw) {
+                    if let Some(&log) = aligncomm.get(raw) {
                         align = align.max(1 << log);
                     }
                     let def = Symbol {
@@ -983,7 +990,7 @@ fn build_as<'a, Coff: CoffHeader>(
         if sec_names[i] != b".pdata" && !sec_names[i].starts_with(b".pdata$") {
             continue;
         }
-        let targets: Vec<BlockId> = g.blocks[b.index()]
+        let mut targets: Vec<BlockId> = g.blocks[b.index()]
             .edges
             .iter()
             .filter(|e| e.target != image_base_sym && e.kind != EdgeKind::KEEP_ALIVE)
@@ -995,17 +1002,20 @@ fn build_as<'a, Coff: CoffHeader>(
         if targets.is_empty() {
             continue;
         }
+        // One edge per function block (`me` is new, so no block has one
+        // yet): deduplicated here, not by scanning each block's edges per
+        // .pdata relocation, which was quadratic.
+        targets.sort_unstable();
+        targets.dedup();
         let me = g.add_anonymous(b, 0, file);
         for tb in targets {
-            if !g.blocks[tb.index()].edges.iter().any(|e| e.target == me) {
-                g.blocks[tb.index()].edges.push(Edge {
-                    offset: 0,
-                    target: me,
-                    kind: EdgeKind::KEEP_ALIVE,
-                    origin: 0,
-                    addend: 0,
-                });
-            }
+            g.blocks[tb.index()].edges.push(Edge {
+                offset: 0,
+                target: me,
+                kind: EdgeKind::KEEP_ALIVE,
+                origin: 0,
+                addend: 0,
+            });
         }
     }
     Ok(file)
@@ -1088,17 +1098,33 @@ pub fn finish(
         }
     }
     if !retarget.is_empty() {
-        let follow = |mut s: SymbolId| {
-            for _ in 0..retarget.len() + 1 {
-                match retarget.get(&s) {
-                    Some(&t) => s = t,
-                    None => break,
+        // Each alias's final default, every chain walked once (following
+        // each name to the end of its chain was quadratic in the chain's
+        // length); in a cycle, the name where it closes. In symbol order,
+        // so a cycle resolves the same way every run.
+        let mut starts: Vec<SymbolId> = retarget.keys().copied().collect();
+        starts.sort_unstable();
+        let mut map: hashbrown::HashMap<SymbolId, SymbolId> = hashbrown::HashMap::with_capacity(starts.len());
+        let mut on_path: hashbrown::HashSet<SymbolId> = hashbrown::HashSet::new();
+        for start in starts {
+            let mut path = Vec::new();
+            let mut s = start;
+            let end = loop {
+                if let Some(&e) = map.get(&s) {
+                    break e;
                 }
+                let Some(&t) = retarget.get(&s) else { break s };
+                if !on_path.insert(s) {
+                    break s;
+                }
+                path.push(s);
+                s = t;
+            };
+            for p in path {
+                on_path.remove(&p);
+                map.insert(p, end);
             }
-            s
-        };
-        let map: Vec<(SymbolId, SymbolId)> = retarget.keys().map(|&k| (k, follow(k))).collect();
-        let map: hashbrown::HashMap<SymbolId, SymbolId> = map.into_iter().collect();
+        }
         for b in g.blocks.iter_mut() {
             for e in b.edges.iter_mut() {
                 if let Some(&t) = map.get(&e.target) {

@@ -616,6 +616,16 @@ pub fn build<'a>(g: &mut LinkGraph<'a>, names: &mut Interner, name: String, data
         if s.skip.is_some() {
             continue;
         }
+        // Compact unwind entries are split and read every 32 bytes of the
+        // section: only contents (bounded by the file) may say how many.
+        if s.is_compact_unwind() && s.zerofill() && s.size > 0 {
+            return Err(bad(format!(
+                "section {} ({}): zero-fill compact unwind section of {:#x} bytes (its entries need contents)",
+                i + 1,
+                s.label,
+                s.size
+            )));
+        }
         let indirect = matches!(
             s.stype(),
             macho::S_NON_LAZY_SYMBOL_POINTERS
