@@ -452,6 +452,22 @@ impl<'a> LinkGraph<'a> {
         sym.kind == SymbolKind::Defined && sym.block.is_some()
     }
 
+    /// Follows GOT entries and stubs (edge 0 of their blocks) to the symbol
+    /// they finally reach; `s` itself when it is neither.
+    pub fn final_target(&self, mut s: SymbolId) -> SymbolId {
+        for _ in 0..2 {
+            let Some(b) = self.symbols[s.index()].block else { break };
+            if !matches!(self.block_section(b).role, SectionRole::Got | SectionRole::Stubs) {
+                break;
+            }
+            match self.blocks[b.index()].edges.first() {
+                Some(e) => s = e.target,
+                None => break,
+            }
+        }
+        s
+    }
+
     /// Number of edges in live blocks.
     pub fn edge_count(&self) -> usize {
         self.blocks.iter().filter(|b| b.live).map(|b| b.edges.len()).sum()

@@ -295,22 +295,6 @@ pub fn allocate(g: &mut LinkGraph<'_>, lay: &Layout, mm: &mut dyn MemoryManager)
     Ok(alloc)
 }
 
-/// Follows GOT entries and stubs to the symbol they finally reach.
-fn final_target(g: &LinkGraph<'_>, mut s: SymbolId) -> SymbolId {
-    for _ in 0..2 {
-        let sym = &g.symbols[s.index()];
-        let Some(b) = sym.block else { break };
-        if !matches!(g.block_section(b).role, SectionRole::Got | SectionRole::Stubs) {
-            break;
-        }
-        match g.blocks[b.index()].edges.first() {
-            Some(e) => s = e.target,
-            None => break,
-        }
-    }
-    s
-}
-
 /// Applies every edge of every live block to working memory.
 ///
 /// # Errors
@@ -332,7 +316,7 @@ pub fn apply_fixups(g: &LinkGraph<'_>, names: &Interner, arch: Arch, alloc: &mut
         for e in blk.edges.iter() {
             let t = &g.symbols[e.target.index()];
             let bypass = if arch.has_bypass(e.kind) {
-                let f = final_target(g, e.target);
+                let f = g.final_target(e.target);
                 (f != e.target).then(|| g.symbol_addr(f))
             } else {
                 None

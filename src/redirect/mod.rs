@@ -737,7 +737,7 @@ impl Redirector {
             let in_stub_block = role == SectionRole::Stubs;
             for ei in 0..g.blocks[bi].edges.len() {
                 let e = g.blocks[bi].edges[ei];
-                let fin = final_target(g, e.target);
+                let fin = g.final_target(e.target);
                 let Some(&ri) = tracked.get(&fin) else { continue };
                 let blk = &g.blocks[bi];
                 let is_branch_kind = arch.is_branch(e.kind) || (x86 && e.kind == crate::arch::x86_64::edges::DELTA32);
@@ -981,19 +981,4 @@ pub struct RedirectDump {
     pub memory: Vec<(u64, Vec<u8>)>,
     /// `(symbol, address, size, flavour)` of every stub and trampoline.
     pub stubs: Vec<(String, u64, u64, &'static str)>,
-}
-
-/// Follows GOT entries and PLT stubs to the symbol they reach.
-fn final_target(g: &LinkGraph<'_>, mut s: SymbolId) -> SymbolId {
-    for _ in 0..2 {
-        let Some(b) = g.symbols[s.index()].block else { break };
-        if !matches!(g.block_section(b).role, SectionRole::Got | SectionRole::Stubs) {
-            break;
-        }
-        match g.blocks[b.index()].edges.first() {
-            Some(e) => s = e.target,
-            None => break,
-        }
-    }
-    s
 }
