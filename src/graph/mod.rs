@@ -468,6 +468,30 @@ impl<'a> LinkGraph<'a> {
         s
     }
 
+    /// The file's GOT base symbol, named `_GLOBAL_OFFSET_TABLE_` (PPC64's
+    /// `.TOC.` references map to it too), created on first use as an
+    /// unresolved local; the architecture's GOT pass defines it.
+    pub fn got_base(&mut self, file: FileId, names: &mut Interner) -> SymbolId {
+        if let Some(s) = self.files[file.index()].got_base {
+            return s;
+        }
+        let s = self.add_symbol(Symbol {
+            name: Some(names.intern(b"_GLOBAL_OFFSET_TABLE_")),
+            file,
+            block: None,
+            value: 0,
+            size: 0,
+            linkage: Linkage::Strong,
+            scope: Scope::Local,
+            kind: SymbolKind::External,
+            callable: false,
+            resolved: false,
+            target_flags: 0,
+        });
+        self.files[file.index()].got_base = Some(s);
+        s
+    }
+
     /// Number of edges in live blocks.
     pub fn edge_count(&self) -> usize {
         self.blocks.iter().filter(|b| b.live).map(|b| b.edges.len()).sum()

@@ -283,24 +283,7 @@ impl<'g, 'a> Builder<'g, 'a> {
     }
 
     fn ensure_got_base(&mut self, file: FileId) -> SymbolId {
-        if let Some(s) = self.g.files[file.index()].got_base {
-            return s;
-        }
-        let s = self.g.add_symbol(Symbol {
-            name: Some(self.names.intern(b"_GLOBAL_OFFSET_TABLE_")),
-            file,
-            block: None,
-            value: 0,
-            size: 0,
-            linkage: Linkage::Strong,
-            scope: Scope::Local,
-            kind: SymbolKind::External,
-            callable: false,
-            resolved: false,
-            target_flags: 0,
-        });
-        self.g.files[file.index()].got_base = Some(s);
-        s
+        self.g.got_base(file, self.names)
     }
 
     fn location(&self, b: BlockId, e: &Edge) -> (Box<Location>, String) {

@@ -823,7 +823,7 @@ pub fn build<'a>(
                     return Err(bad(format!("symbol {idx} ({}): undefined local symbol", shown())));
                 }
                 if sname == b"_GLOBAL_OFFSET_TABLE_" || sname == b".TOC." {
-                    sym_map[idx] = Mapped::Sym(got_base(g, names, file));
+                    sym_map[idx] = Mapped::Sym(g.got_base(file, names));
                     continue;
                 }
                 let id = g.global_ref(n, file);
@@ -1020,7 +1020,7 @@ pub fn build<'a>(
             }
             let target = match mapping.target {
                 Target::None if r_sym == 0 => continue,
-                Target::GotBase => got_base(g, names, file),
+                Target::GotBase => g.got_base(file, names),
                 _ if r_sym == 0 => *zero_sym.get_or_insert_with(|| {
                     g.add_symbol(Symbol {
                         name: None,
@@ -1067,7 +1067,7 @@ pub fn build<'a>(
                 },
             };
             if mapping.target == Target::SymbolNeedsGot {
-                got_base(g, names, file);
+                g.got_base(file, names);
             }
             let addend = match addend {
                 Some(a) => a,
@@ -1097,29 +1097,6 @@ fn implicit_addend(bytes: Option<&[u8]>, at: usize, width: u8, signed: bool) -> 
     } else {
         v as i64
     }
-}
-
-/// The file's `_GLOBAL_OFFSET_TABLE_` symbol (created on first use; the
-/// architecture's GOT pass defines it).
-fn got_base(g: &mut LinkGraph<'_>, names: &mut Interner, file: FileId) -> SymbolId {
-    if let Some(s) = g.files[file.index()].got_base {
-        return s;
-    }
-    let s = g.add_symbol(Symbol {
-        name: Some(names.intern(b"_GLOBAL_OFFSET_TABLE_")),
-        file,
-        block: None,
-        value: 0,
-        size: 0,
-        linkage: Linkage::Strong,
-        scope: Scope::Local,
-        kind: SymbolKind::External,
-        callable: false,
-        resolved: false,
-        target_flags: 0,
-    });
-    g.files[file.index()].got_base = Some(s);
-    s
 }
 
 /// Enters a non-local definition, applying the strong/weak/common rules
