@@ -376,20 +376,12 @@ fn entry_convention(files: &[PathBuf]) -> Convention {
 /// `addr` must be such a function in executable memory of this process.
 #[cfg(target_arch = "x86_64")]
 unsafe fn call_main_win64(addr: u64, args: &[String]) -> i32 {
-    extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-    let cargs: Vec<std::ffi::CString> = args
-        .iter()
-        .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
-        .collect();
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
+    let a = jitlink::session::MainArgs::new(args);
     type Main = unsafe extern "win64" fn(i32, *const *const libc::c_char, *const *const libc::c_char) -> i32;
     // SAFETY: the caller guarantees addr is a main-like win64 function.
     let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
-    // SAFETY: environ is libc's environment pointer, valid for the process.
-    unsafe { main(cargs.len() as i32, argv.as_ptr(), environ) }
+    // SAFETY: as above; argv/envp live until main returns.
+    unsafe { main(a.argc(), a.argv(), a.envp()) }
 }
 
 /// Only x86-64 hosts run COFF x86-64 code.

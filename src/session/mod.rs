@@ -1075,19 +1075,49 @@ fn collect_init_fini(g: &LinkGraph<'_>, alloc: &dyn Allocation) -> (Vec<u64>, Ve
 /// `addr` must be the address of such a function in executable memory
 /// of this process.
 pub unsafe fn call_main(addr: u64, args: &[String]) -> i32 {
-    extern "C" {
-        static environ: *const *const libc::c_char;
-    }
-    let cargs: Vec<std::ffi::CString> = args
-        .iter()
-        .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
-        .collect();
-    let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
+    let a = MainArgs::new(args);
     type Main = extern "C" fn(libc::c_int, *const *const libc::c_char, *const *const libc::c_char) -> libc::c_int;
     // SAFETY: the caller guarantees addr is a main-like function.
     let main: Main = unsafe { std::mem::transmute::<usize, Main>(addr as usize) };
-    // SAFETY: environ is libc's environment pointer, valid for the process.
-    let envp = unsafe { environ };
-    main(cargs.len() as libc::c_int, argv.as_ptr(), envp)
+    main(a.argc(), a.argv(), a.envp())
+}
+
+/// The arguments of a C `main(argc, argv, envp)`: owned C strings, a
+/// NULL-terminated `argv` over them, and the process's environment. An
+/// argument containing NUL is passed as the empty string.
+pub struct MainArgs {
+    cargs: Vec<std::ffi::CString>,
+    argv: Vec<*const libc::c_char>,
+}
+
+impl MainArgs {
+    /// Builds `argv` from `args` (argv[0] included).
+    pub fn new(args: &[String]) -> MainArgs {
+        let cargs: Vec<std::ffi::CString> = args
+            .iter()
+            .map(|a| std::ffi::CString::new(a.as_bytes()).unwrap_or_else(|_| std::ffi::CString::from(c"")))
+            .collect();
+        let mut argv: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        MainArgs { cargs, argv }
+    }
+
+    /// `argc`.
+    pub fn argc(&self) -> libc::c_int {
+        self.cargs.len() as libc::c_int
+    }
+
+    /// `argv`, valid while `self` lives.
+    pub fn argv(&self) -> *const *const libc::c_char {
+        self.argv.as_ptr()
+    }
+
+    /// `envp`: the process's environment (libc's `environ`).
+    pub fn envp(&self) -> *const *const libc::c_char {
+        extern "C" {
+            static environ: *const *const libc::c_char;
+        }
+        // SAFETY: environ is libc's environment pointer, valid for the process.
+        unsafe { environ }
+    }
 }
