@@ -38,6 +38,11 @@ pub struct TlsIndex {
     pub offset: u64,
 }
 
+/// The pthread key's destructor: frees a thread's block.
+///
+/// # Safety
+/// `p` must be a block allocated by [`block`] (pthread calls this with the
+/// thread's value of the key, once, at thread exit).
 unsafe extern "C" fn free_block(p: *mut libc::c_void) {
     // SAFETY: p was allocated with posix_memalign by `block`.
     unsafe { libc::free(p) };
