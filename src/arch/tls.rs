@@ -45,8 +45,7 @@
 
 use crate::error::Error;
 use crate::graph::{
-    Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, Scope, SectionId, SectionRole, Symbol,
-    SymbolId, SymbolKind,
+    Content, Edge, EdgeKind, FileId, Interner, LinkGraph, Linkage, Prot, SectionId, SectionRole, SymbolId, SymbolKind,
 };
 use hashbrown::HashMap;
 
@@ -102,22 +101,6 @@ pub struct TlsBuilder {
     /// The first error found ([`TlsBuilder::variable`]); the pass reports
     /// it once it has finished.
     pub error: Option<Error>,
-}
-
-fn absolute(g: &mut LinkGraph<'_>, file: FileId, value: u64) -> SymbolId {
-    g.add_symbol(Symbol {
-        name: None,
-        file,
-        block: None,
-        value,
-        size: 0,
-        linkage: Linkage::Strong,
-        scope: Scope::Local,
-        kind: SymbolKind::Absolute,
-        callable: false,
-        resolved: true,
-        target_flags: 0,
-    })
 }
 
 fn edge(offset: u32, target: SymbolId, kind: EdgeKind, addend: i64) -> Edge {
@@ -206,7 +189,7 @@ impl TlsBuilder {
             (Some(t), a) => g.blocks[b.index()].edges.push(edge(8, t, kinds.dtprel64, a)),
             (None, 0) => {}
             (None, a) => {
-                let v = absolute(g, file, a as u64);
+                let v = g.add_absolute(file, a as u64);
                 g.blocks[b.index()].edges.push(edge(8, v, kinds.pointer64, 0));
             }
         }
@@ -262,7 +245,7 @@ impl TlsBuilder {
             (Some(t), a) => g.blocks[b.index()].edges.push(edge(0, t, kinds.dtprel64, a)),
             (None, 0) => {}
             (None, a) => {
-                let v = absolute(g, file, a as u64);
+                let v = g.add_absolute(file, a as u64);
                 g.blocks[b.index()].edges.push(edge(0, v, kinds.pointer64, 0));
             }
         }
@@ -346,7 +329,7 @@ pub fn pre_fixup(g: &mut LinkGraph<'_>, pointer64: EdgeKind, lower: impl Fn(Edge
         g.sections.iter().find(|s| s.role == SectionRole::TlsModule).and_then(|s| Some((*s.blocks.first()?, s.file)));
     if let Some((b, file)) = module {
         for (i, v) in [t.start, t.size, t.align].into_iter().enumerate() {
-            let sym = absolute(g, file, v);
+            let sym = g.add_absolute(file, v);
             g.blocks[b.index()].edges.push(edge(8 * i as u32, sym, pointer64, 0));
         }
     }

@@ -468,6 +468,25 @@ impl<'a> LinkGraph<'a> {
         s
     }
 
+    /// Adds an anonymous, local, resolved absolute symbol of address `value`
+    /// (target space) owned by `file`: the target of a fixup whose value is
+    /// a constant (a runtime entry point, a TLS offset, relocation symbol 0).
+    pub fn add_absolute(&mut self, file: FileId, value: u64) -> SymbolId {
+        self.add_symbol(Symbol {
+            name: None,
+            file,
+            block: None,
+            value,
+            size: 0,
+            linkage: Linkage::Strong,
+            scope: Scope::Local,
+            kind: SymbolKind::Absolute,
+            callable: false,
+            resolved: true,
+            target_flags: 0,
+        })
+    }
+
     /// The file's GOT base symbol, named `_GLOBAL_OFFSET_TABLE_` (PPC64's
     /// `.TOC.` references map to it too), created on first use as an
     /// unresolved local; the architecture's GOT pass defines it.

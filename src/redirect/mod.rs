@@ -25,7 +25,7 @@ pub mod stubs;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
-use crate::graph::{Interner, LinkGraph, Linkage, Scope, SectionRole, Symbol, SymbolId, SymbolKind};
+use crate::graph::{Interner, LinkGraph, SectionRole, SymbolId};
 use crate::memory::code_write::write_field32;
 use crate::memory::{JitArena, MemoryPolicy};
 pub use encoding::{ArchCode, SiteForm};
@@ -711,19 +711,9 @@ impl Redirector {
         let mut abs_cache: HashMap<u64, SymbolId> = HashMap::new();
         let mut abs = |g: &mut LinkGraph<'_>, addr: u64, file| {
             *abs_cache.entry(addr).or_insert_with(|| {
-                g.add_symbol(Symbol {
-                    name: None,
-                    file,
-                    block: None,
-                    value: addr,
-                    size: 0,
-                    linkage: Linkage::Strong,
-                    scope: Scope::Local,
-                    kind: SymbolKind::Absolute,
-                    callable: true,
-                    resolved: true,
-                    target_flags: 0,
-                })
+                let s = g.add_absolute(file, addr);
+                g.symbols[s.index()].callable = true;
+                s
             })
         };
         let x86 = arch == Arch::X86_64;

@@ -636,23 +636,6 @@ mod tests {
 #[cfg(test)]
 mod container_tests {
     use super::*;
-    use crate::graph::{Linkage, Scope, Symbol};
-
-    fn abs(g: &mut LinkGraph<'_>, f: FileId, v: u64) -> SymbolId {
-        g.add_symbol(Symbol {
-            name: None,
-            file: f,
-            block: None,
-            value: v,
-            size: 0,
-            linkage: Linkage::Strong,
-            scope: Scope::Local,
-            kind: SymbolKind::Absolute,
-            callable: false,
-            resolved: true,
-            target_flags: 0,
-        })
-    }
 
     #[test]
     fn subtrahend_folds_into_its_pair_and_got_pointer_lowers() {
@@ -662,7 +645,7 @@ mod container_tests {
         let sec = g.add_section(names.intern(b"__data"), f, Prot::ReadWrite, SectionRole::Regular);
         static BYTES: [u8; 16] = [0; 16];
         let b = g.add_block(sec, Content::Borrowed(&BYTES), 16, 8);
-        let (s, bsym) = (abs(&mut g, f, 0x9000), abs(&mut g, f, 0x1000));
+        let (s, bsym) = (g.add_absolute(f, 0x9000), g.add_absolute(f, 0x1000));
         let ext = g.global_ref(names.intern(b"ext"), f);
         let e = |offset, kind, target, addend| Edge { offset, target, kind, origin: 0, addend };
         g.blocks[b.index()].edges.push(e(0, SUBTRAHEND, bsym, 0));

@@ -494,7 +494,7 @@ fn apply(g: &mut LinkGraph<'_>, names: &Interner, plan: Plan, syms: &[SymbolId])
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::graph::{Content, Edge, EdgeKind, Linkage, Prot, Scope, SectionRole, Symbol};
+    use crate::graph::{Content, Edge, EdgeKind, Prot, SectionRole};
 
     /// The absolute 0 symbol markers point at (the first symbol made).
     const Z: SymbolId = SymbolId(0);
@@ -520,19 +520,7 @@ mod tests {
         let sec = g.add_section(names.intern(b".text"), f, Prot::ReadExec, SectionRole::Regular);
         let size = code.len() as u64;
         let b = g.add_block(sec, Content::Owned(code), size, align);
-        let zero = g.add_symbol(Symbol {
-            name: None,
-            file: f,
-            block: None,
-            value: 0,
-            size: 0,
-            linkage: Linkage::Strong,
-            scope: Scope::Local,
-            kind: SymbolKind::Absolute,
-            callable: false,
-            resolved: true,
-            target_flags: 0,
-        });
+        let zero = g.add_absolute(f, 0);
         assert_eq!(zero, Z);
         T { g, names, b }
     }

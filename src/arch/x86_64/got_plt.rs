@@ -94,22 +94,6 @@ impl<'g, 'a> Builder<'g, 'a> {
         sym
     }
 
-    fn abs(&mut self, value: u64, file: FileId) -> SymbolId {
-        self.g.add_symbol(crate::graph::Symbol {
-            name: None,
-            file,
-            block: None,
-            value,
-            size: 0,
-            linkage: crate::graph::Linkage::Strong,
-            scope: crate::graph::Scope::Local,
-            kind: crate::graph::SymbolKind::Absolute,
-            callable: false,
-            resolved: true,
-            target_flags: 0,
-        })
-    }
-
     /// The link's thread-local module descriptor (RW, filled at pre-fixup).
     fn tls_module(&mut self, file: FileId) -> SymbolId {
         if let Some(m) = self.tls_module {
@@ -167,7 +151,7 @@ impl<'g, 'a> Builder<'g, 'a> {
         }
         let pair = self.tls_pair(file, Some(target));
         let resolver = crate::runtime::tls::host_entry_points().map_or(0, |(_, r)| r);
-        let resolver = self.abs(resolver, file);
+        let resolver = self.g.add_absolute(file, resolver);
         let sec = self.got_section(file);
         let b = self.g.add_block(sec, Content::Borrowed(&PAIR), 16, 8);
         self.g.blocks[b.index()].edges.push(Edge {
@@ -367,19 +351,7 @@ pub fn pre_fixup(g: &mut LinkGraph<'_>, _names: &Interner) -> Result<()> {
     let module = g.sections.iter().find(|s| s.role == SectionRole::TlsModule).map(|s| (s.blocks[0], s.file));
     if let Some((b, file)) = module {
         for (i, v) in [start, end.saturating_sub(start), align].into_iter().enumerate() {
-            let t = g.add_symbol(crate::graph::Symbol {
-                name: None,
-                file,
-                block: None,
-                value: v,
-                size: 0,
-                linkage: crate::graph::Linkage::Strong,
-                scope: crate::graph::Scope::Local,
-                kind: crate::graph::SymbolKind::Absolute,
-                callable: false,
-                resolved: true,
-                target_flags: 0,
-            });
+            let t = g.add_absolute(file, v);
             g.blocks[b.index()].edges.push(Edge {
                 offset: 8 * i as u32,
                 target: t,
@@ -429,7 +401,6 @@ pub fn fold_subtrahends(g: &mut LinkGraph<'_>) {
 #[cfg(test)]
 mod fold_tests {
     use super::*;
-    use crate::graph::{Linkage, Scope, Symbol, SymbolKind};
 
     #[test]
     fn subtrahend_folds_into_its_pair_only() {
@@ -440,22 +411,7 @@ mod fold_tests {
         static BYTES: [u8; 16] = [0; 16];
         let b = g.add_block(sec, Content::Borrowed(&BYTES), 16, 8);
         g.blocks[b.index()].addr = 0x5000;
-        let abs = |g: &mut LinkGraph<'_>, v: u64| {
-            g.add_symbol(Symbol {
-                name: None,
-                file: f,
-                block: None,
-                value: v,
-                size: 0,
-                linkage: Linkage::Strong,
-                scope: Scope::Local,
-                kind: SymbolKind::Absolute,
-                callable: false,
-                resolved: true,
-                target_flags: 0,
-            })
-        };
-        let (s, bsym) = (abs(&mut g, 0x9000), abs(&mut g, 0x1000));
+        let (s, bsym) = (g.add_absolute(f, 0x9000), g.add_absolute(f, 0x1000));
         let e = |offset, kind, target, addend| Edge { offset, target, kind, origin: 0, addend };
         g.blocks[b.index()].edges.push(e(0, DELTA64_PAIR, s, 8));
         g.blocks[b.index()].edges.push(e(0, SUBTRAHEND, bsym, 0));

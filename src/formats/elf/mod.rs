@@ -1021,37 +1021,13 @@ pub fn build<'a>(
             let target = match mapping.target {
                 Target::None if r_sym == 0 => continue,
                 Target::GotBase => g.got_base(file, names),
-                _ if r_sym == 0 => *zero_sym.get_or_insert_with(|| {
-                    g.add_symbol(Symbol {
-                        name: None,
-                        file,
-                        block: None,
-                        value: 0,
-                        size: 0,
-                        linkage: Linkage::Strong,
-                        scope: Scope::Local,
-                        kind: SymbolKind::Absolute,
-                        callable: false,
-                        resolved: true,
-                        target_flags: 0,
-                    })
-                }),
+                _ if r_sym == 0 => *zero_sym.get_or_insert_with(|| g.add_absolute(file, 0)),
                 _ => match sym_map[r_sym] {
                     Mapped::Sym(s) => s,
                     Mapped::Unloaded(_) if in_eh_frame => *discarded.get_or_insert_with(|| {
-                        g.add_symbol(Symbol {
-                            name: None,
-                            file,
-                            block: None,
-                            value: 0,
-                            size: 0,
-                            linkage: Linkage::Strong,
-                            scope: Scope::Local,
-                            kind: SymbolKind::Absolute,
-                            callable: false,
-                            resolved: true,
-                            target_flags: crate::graph::DISCARDED_TARGET,
-                        })
+                        let s = g.add_absolute(file, 0);
+                        g.symbols[s.index()].target_flags = crate::graph::DISCARDED_TARGET;
+                        s
                     }),
                     Mapped::Unloaded(why) => {
                         return Err(Error::UnsupportedRelocation {
