@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 /// Default entry-count threshold (see README.md, "Thresholds").
 pub const DEFAULT_THRESHOLD: u64 = 100;
-/// Default delay (ms) of tier-1 work after the last tier-0 compilation.
+/// Delay (ms) of tier-1 work after the last tier-0 compilation when the
+/// compile threads share cores with the program (see
+/// [`Options::default_tier_up_delay_ms`]).
 pub const DEFAULT_TIER_UP_DELAY_MS: u64 = 50;
 /// Default back-edge threshold, as a multiple of the entry threshold: loop
 /// iterations at tier 0 that trigger a recompilation of the function that
@@ -31,6 +33,18 @@ pub const INLINE_DEPTH: u32 = 3;
 /// Constant globals up to this size are copied `available_externally` into
 /// tier-1 partitions (so loads from them fold).
 pub const CONST_COPY_LIMIT: u64 = 4096;
+
+/// Fixed cost of a tier-1 compilation in instruction equivalents (module
+/// and pipeline setup, linking), for the queue order.
+pub const COMPILE_OVERHEAD: f64 = 200.0;
+
+/// Initial estimate of tier-1 compile CPU time per instruction equivalent
+/// (ns; measured ~20-35 µs at -O2 on this project's programs), until
+/// compilations have been measured.
+pub const COMPILE_NS_PER_INST: f64 = 30_000.0;
+/// Tier-1 compilations estimated to take longer (ms) wait in the queue at
+/// least as long as the estimate (see `Shared::pick`).
+pub const LONG_COMPILE_MS: f64 = 100.0;
 
 /// A callee of a function being compiled at tier 0 joins its batch when it
 /// is at most this big (instructions) and not compiled yet.
@@ -68,12 +82,17 @@ pub struct Options {
     /// Copy hot callees' bodies into tier-1 partitions for inlining.
     pub inline_callees: bool,
     /// No tier-1 compilation starts until this long after the last tier-0
-    /// compilation (startup), as .NET's call-counting delay (100 ms there).
-    pub tier_up_delay_ms: u64,
+    /// compilation, as .NET's call-counting delay (100 ms there); `None`:
+    /// [`Options::default_tier_up_delay_ms`].
+    pub tier_up_delay_ms: Option<u64>,
     /// Recompile on the thread that crossed the threshold, before it goes
     /// on (testing: every function runs its tier-1 version from its next
     /// call on). Off: the calling thread never waits.
     pub sync_tier_up: bool,
+    /// Compile threads with no tier-1 work compile tier-0 batches of the
+    /// static callees of code that was just compiled, ahead of their first
+    /// call (see README.md, "Tier-0 prefetch").
+    pub prefetch: bool,
     /// `-l` libraries (through the dynamic loader).
     pub libs: Vec<String>,
     /// `-L` directories.
@@ -92,6 +111,22 @@ impl Options {
     }
 }
 
+impl Options {
+    /// The tier-up delay when none is given: 0 when the machine has a core
+    /// for each compile thread besides the program's (tier-1 work then
+    /// competes with nothing, and waiting only keeps hot code at tier 0),
+    /// else [`DEFAULT_TIER_UP_DELAY_MS`] (startup's tier-0 compilation
+    /// goes first).
+    pub fn default_tier_up_delay_ms(&self) -> u64 {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        if cores > self.compile_threads.max(1) {
+            0
+        } else {
+            DEFAULT_TIER_UP_DELAY_MS
+        }
+    }
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -105,7 +140,8 @@ impl Default for Options {
             stats: false,
             inline_callees: true,
             sync_tier_up: false,
-            tier_up_delay_ms: DEFAULT_TIER_UP_DELAY_MS,
+            prefetch: true,
+            tier_up_delay_ms: None,
             libs: Vec::new(),
             lib_dirs: Vec::new(),
         }
@@ -142,6 +178,9 @@ pub struct TierUp {
     pub link: Duration,
     /// Callee bodies made available for inlining.
     pub inlinees: usize,
+    /// Instructions (unoptimised IR) of the function and of the callee
+    /// bodies it got.
+    pub size: (u32, u32),
     /// What linking the new version did to the callers.
     pub report: RedirectReport,
 }
@@ -153,6 +192,9 @@ type Tier0Links = (Vec<Option<LinkId>>, HashMap<u32, usize>);
 #[derive(Default)]
 struct Queue {
     jobs: Vec<(u32, Reason, u64, Instant)>,
+    /// Tier-0 prefetch candidates, most promising first (callees of the
+    /// batches the program thread compiled most recently).
+    prefetch: std::collections::VecDeque<u32>,
     stop: bool,
     busy: usize,
 }
@@ -173,6 +215,11 @@ pub struct Shared {
     t0_claim: Mutex<Vec<u8>>,
     t0_cv: Condvar,
     tier0_batches: AtomicUsize,
+    /// Tier-0 batches (and their functions) compiled ahead by the compile threads.
+    prefetched: [AtomicUsize; 2],
+    /// CPU ns of prefetching; wall ns calling threads waited for batches
+    /// other threads were compiling.
+    prefetch_ns: [AtomicU64; 2],
     /// CPU time (ns) of tier-0, tier-1 and eager compilation (with linking).
     cpu: [AtomicU64; 3],
     retired: AtomicUsize,
@@ -185,6 +232,9 @@ pub struct Shared {
     /// Tier-0 time by phase: extract, load + instrument, codegen, link.
     tier0_phase: [AtomicU64; 4],
     tier1_nanos: AtomicU64,
+    /// Tier-1 compile CPU ns and instruction equivalents compiled (the
+    /// compile-time estimate's rate).
+    tier1_rate: [AtomicU64; 2],
     eager_nanos: AtomicU64,
     load_nanos: AtomicU64,
     stopping: AtomicBool,
@@ -273,10 +323,14 @@ impl Shared {
     fn compile_loop(self: Arc<Self>) {
         // The first optimisation and code generation on a thread pay for
         // setting LLVM up (~30-50 ms): do it while the program starts.
-        if let Err(e) = compile::warm_up(self.opts.tier1) {
-            lock(&self.failures).push(format!("warm-up: {e}"));
+        let levels = if self.opts.prefetch { vec![self.opts.tier0, self.opts.tier1] } else { vec![self.opts.tier1] };
+        for level in levels {
+            if let Err(e) = compile::warm_up(level) {
+                lock(&self.failures).push(format!("warm-up: {e}"));
+            }
         }
-        let delay = Duration::from_millis(self.opts.tier_up_delay_ms);
+        let delay =
+            Duration::from_millis(self.opts.tier_up_delay_ms.unwrap_or_else(|| self.opts.default_tier_up_delay_ms()));
         loop {
             let job = {
                 let mut q = lock(&self.queue);
@@ -284,27 +338,33 @@ impl Shared {
                     if q.stop {
                         return;
                     }
-                    // Like .NET's call-counting delay: no tier-1 work while
-                    // the program is still compiling tier-0 code (starting
-                    // up), so the two do not compete for the cores.
-                    let quiet = Duration::from_nanos(self.since_start_ns().saturating_sub(self.last_tier0_ns()));
-                    if !q.jobs.is_empty() && quiet >= delay {
-                        break;
+                    let mut wait = Duration::from_secs(3600);
+                    if !q.jobs.is_empty() {
+                        // Like .NET's call-counting delay: no tier-1 work while
+                        // the program is still compiling tier-0 code (starting
+                        // up), so the two do not compete for the cores.
+                        let quiet = Duration::from_nanos(self.since_start_ns().saturating_sub(self.last_tier0_ns()));
+                        if quiet >= delay {
+                            match self.pick(&q.jobs) {
+                                Ok(k) => {
+                                    q.busy += 1;
+                                    break q.jobs.swap_remove(k);
+                                }
+                                Err(w) => wait = w,
+                            }
+                        } else {
+                            wait = delay - quiet;
+                        }
                     }
-                    let wait = if q.jobs.is_empty() { Duration::from_secs(3600) } else { delay - quiet };
+                    // Meanwhile: tier 0 ahead of the program thread.
+                    if let Some(f) = q.prefetch.pop_front() {
+                        drop(q);
+                        self.prefetch_tier0(f);
+                        q = lock(&self.queue);
+                        continue;
+                    }
                     q = self.cv.wait_timeout(q, wait).unwrap_or_else(|e| e.into_inner()).0;
                 }
-                // Estimated tier-0 work: (entries + loop iterations / 16) × size
-                // (a loop's new version only runs at the next entry).
-                let hottest = (0..q.jobs.len())
-                    .max_by_key(|&k| {
-                        let i = q.jobs[k].0;
-                        let runs = self.counter(i, 0).saturating_add(self.counter(i, 1) / 16);
-                        runs.saturating_mul(u64::from(self.info[i as usize].size))
-                    })
-                    .expect("non-empty");
-                q.busy += 1;
-                q.jobs.swap_remove(hottest)
             };
             let (index, reason, count, queued_at) = job;
             if let Err(e) = self.tier_up(index, reason, count, queued_at) {
@@ -315,6 +375,72 @@ impl Shared {
             drop(q);
             self.cv.notify_all();
         }
+    }
+
+    /// The queued job to compile next: of those eligible, the one with the
+    /// highest [`Shared::priority`]. A job whose estimated compile time is
+    /// over [`LONG_COMPILE_MS`] is eligible only once it has waited that
+    /// long (ski rental: with the run's length unknown, do not buy before
+    /// having rented for the price; a half-second compile of an
+    /// interpreter loop would otherwise hold up every small hot function
+    /// queued after it, and be wasted on a short run). `Err`: none is
+    /// eligible yet, ask again after that long.
+    fn pick(&self, jobs: &[(u32, Reason, u64, Instant)]) -> std::result::Result<usize, Duration> {
+        let now = Instant::now();
+        let mut best: Option<(usize, f64)> = None;
+        let mut wait = Duration::from_secs(3600);
+        for (k, &(index, _, _, at)) in jobs.iter().enumerate() {
+            let est = self.estimate_ms(index);
+            let waited = now.saturating_duration_since(at);
+            let due = if est > LONG_COMPILE_MS { Duration::from_secs_f64(est / 1e3) } else { Duration::ZERO };
+            if waited < due {
+                wait = wait.min(due - waited);
+                continue;
+            }
+            let p = self.priority(index);
+            if best.is_none_or(|(_, b)| p > b) {
+                best = Some((k, p));
+            }
+        }
+        best.map(|(k, _)| k).ok_or(wait)
+    }
+
+    /// Estimated compile cost of `index` at tier 1 in instruction
+    /// equivalents: `size + callee bodies it gets (bounded) + COMPILE_OVERHEAD`.
+    fn cost(&self, index: u32) -> f64 {
+        let fi = &self.info[index as usize];
+        let callees: u32 = if self.opts.inline_callees {
+            fi.callees
+                .iter()
+                .filter(|&&(c, e)| self.edge(e) > 0 && self.info[c as usize].size <= MAX_INLINEE_SIZE)
+                .map(|&(c, _)| self.info[c as usize].size)
+                .sum::<u32>()
+                .min(INLINE_BUDGET)
+        } else {
+            0
+        };
+        f64::from(fi.size) + f64::from(callees) + COMPILE_OVERHEAD
+    }
+
+    /// Estimated tier-1 compile time (ms) of `index`: its [`Shared::cost`]
+    /// at the CPU time per instruction measured on the compilations so far
+    /// (initially [`COMPILE_NS_PER_INST`]).
+    fn estimate_ms(&self, index: u32) -> f64 {
+        let (ns, insts) = (self.tier1_rate[0].load(Ordering::Relaxed), self.tier1_rate[1].load(Ordering::Relaxed));
+        let per = if insts == 0 { COMPILE_NS_PER_INST } else { ns as f64 / insts as f64 };
+        self.cost(index) * per / 1e6
+    }
+
+    /// Queue order of a function waiting for tier 1: its estimated tier-0
+    /// running time, `(entries + loop iterations / 16) × size` (a loop's
+    /// new version only runs at the next entry), over its estimated compile
+    /// cost, `size + callee bodies it gets (bounded) + COMPILE_OVERHEAD`.
+    /// Small hot functions go before a huge one that is barely hotter (a
+    /// big interpreter loop takes ~0.5 s to compile at -O2, during which
+    /// dozens of small hot functions would wait at tier 0).
+    fn priority(&self, index: u32) -> f64 {
+        let runs = self.counter(index, 0).saturating_add(self.counter(index, 1) / 16);
+        runs as f64 * f64::from(self.info[index as usize].size) / self.cost(index)
     }
 
     /// Callees whose bodies a tier-1 partition of `index` gets: those the
@@ -372,8 +498,17 @@ impl Shared {
             compile::emit(&m, self.opts.tier1)?
         };
         let compiled = Instant::now();
+        let insts = self.info[index as usize].size as u64
+            + avail.iter().map(|&c| u64::from(self.info[c as usize].size)).sum::<u64>()
+            + COMPILE_OVERHEAD as u64;
+        self.tier1_rate[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
+        self.tier1_rate[1].fetch_add(insts, Ordering::Relaxed);
         let report = {
             let mut s = lock(&self.session);
+            // As for prefetches: nothing links once `finish` has begun.
+            if self.stopping.load(Ordering::Acquire) {
+                return Ok(());
+            }
             let before = s.redirector().map(|r| r.stats().redirects).unwrap_or_default();
             s.add_object_bytes(&format!("{name}.tier1"), obj)?;
             s.link(&LinkOptions::default())?;
@@ -406,6 +541,7 @@ impl Shared {
             compile: compiled - start,
             link: linked - compiled,
             inlinees: avail.len(),
+            size: (self.info[index as usize].size, avail.iter().map(|&c| self.info[c as usize].size).sum()),
             report,
         });
         if self.opts.speculate && reason != Reason::Speculative {
@@ -430,11 +566,13 @@ impl Shared {
         let name = &self.info[index as usize].name;
         let batch = {
             let mut claimed = lock(&self.t0_claim);
-            if claimed[index as usize] != T0_PENDING {
-                // In a batch another thread is compiling: wait for it.
-                while claimed[index as usize] != T0_DONE {
-                    claimed = self.t0_cv.wait(claimed).unwrap_or_else(|e| e.into_inner());
-                }
+            // In a batch another thread is compiling: wait for it (a failed
+            // prefetch gives it back, pending).
+            while claimed[index as usize] == T0_CLAIMED {
+                claimed = self.t0_cv.wait(claimed).unwrap_or_else(|e| e.into_inner());
+            }
+            self.prefetch_ns[1].fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            if claimed[index as usize] == T0_DONE {
                 drop(claimed);
                 let s = lock(&self.session);
                 return s
@@ -442,70 +580,155 @@ impl Shared {
                     .and_then(|r| r.current(name))
                     .ok_or_else(|| Error::Llvm(format!("{name}: no body")));
             }
-            // The function, then its callees breadth first (call-graph
-            // neighbours are likely to run soon), within the budget.
-            let mut batch = vec![index];
-            claimed[index as usize] = T0_CLAIMED;
-            let (max_callee, mut budget) = batch_limits();
-            let mut k = 0;
-            while k < batch.len() {
-                for &(c, _) in &self.info[batch[k] as usize].callees {
-                    let size = self.info[c as usize].size;
-                    if claimed[c as usize] == T0_PENDING && size <= max_callee && size <= budget {
-                        budget -= size;
-                        batch.push(c);
-                        claimed[c as usize] = T0_CLAIMED;
-                    }
-                }
-                k += 1;
-            }
-            claimed[index as usize] = T0_CLAIMED;
-            batch
+            self.claim_batch(&mut claimed, index)
         };
         if std::env::var_os("REOPT_TRACE").is_some() {
             let names: Vec<&str> = batch.iter().map(|&i| self.info[i as usize].name.as_str()).collect();
             eprintln!("jitlink-reopt: tier0 {}", names.join(" "));
         }
-        let result = self.compile_tier0(&batch, start);
+        if self.opts.prefetch {
+            // Their callees are likely to run soon: first in line for the
+            // compile threads (which start on them while this compiles).
+            let claimed = lock(&self.t0_claim);
+            let mut q = lock(&self.queue);
+            for &f in batch.iter().rev() {
+                for &(c, _) in self.info[f as usize].callees.iter().rev() {
+                    if claimed[c as usize] == T0_PENDING {
+                        q.prefetch.push_front(c);
+                    }
+                }
+            }
+            drop((q, claimed));
+            self.cv.notify_all();
+        }
+        // With prefetching, in a context of its own too: the program lock
+        // is then held only while extracting, never during code generation.
+        let result = self.compile_tier0(&batch, start, self.opts.prefetch, false);
         self.cpu[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
         self.last_tier0.store(self.since_start_ns(), Ordering::Relaxed);
-        let mut claimed = lock(&self.t0_claim);
-        for &i in &batch {
-            claimed[i as usize] = T0_DONE;
-        }
-        drop(claimed);
-        self.t0_cv.notify_all();
+        self.release_batch(&batch, T0_DONE);
         result?;
         let s = lock(&self.session);
         s.redirector().and_then(|r| r.current(name)).ok_or_else(|| Error::Llvm(format!("{name}: no body")))
     }
 
-    fn compile_tier0(&self, batch: &[u32], start: Instant) -> Result<LinkId> {
-        let obj = lock(&self.program).with_partition(batch, &[], 0, |m| -> Result<Vec<u8>> {
-            let extracted = Instant::now();
-            self.tier0_phase[0].fetch_add((extracted - start).as_nanos() as u64, Ordering::Relaxed);
-            crate::program::instrument(
-                m,
-                batch,
-                &self.info,
-                &Tier0Probes {
-                    ctx: self as *const Shared as u64,
-                    threshold: self.opts.threshold,
-                    backedge_mask: self.opts.backedge_mask(),
-                },
-            )?;
-            compile::maybe_verify(m, &self.info[batch[0] as usize].name)?;
+    /// Claims `index` (pending, and marked claimed by the caller's lock)
+    /// and, breadth first, its small pending callees within the batch
+    /// budget: a tier-0 batch.
+    fn claim_batch(&self, claimed: &mut [u8], index: u32) -> Vec<u32> {
+        // The function, then its callees breadth first (call-graph
+        // neighbours are likely to run soon), within the budget.
+        let mut batch = vec![index];
+        claimed[index as usize] = T0_CLAIMED;
+        let (max_callee, mut budget) = batch_limits();
+        let mut k = 0;
+        while k < batch.len() {
+            for &(c, _) in &self.info[batch[k] as usize].callees {
+                let size = self.info[c as usize].size;
+                if claimed[c as usize] == T0_PENDING && size <= max_callee && size <= budget {
+                    budget -= size;
+                    batch.push(c);
+                    claimed[c as usize] = T0_CLAIMED;
+                }
+            }
+            k += 1;
+        }
+        batch
+    }
+
+    /// Marks a batch's functions `state` (done, or pending again after a
+    /// failed prefetch) and wakes the threads waiting for them.
+    fn release_batch(&self, batch: &[u32], state: u8) {
+        let mut claimed = lock(&self.t0_claim);
+        for &i in batch {
+            claimed[i as usize] = state;
+        }
+        drop(claimed);
+        self.t0_cv.notify_all();
+    }
+
+    /// Compile thread: tier 0 of `index` and its batch ahead of their first
+    /// call (nothing if it was claimed meanwhile). The batch is extracted
+    /// as bitcode and compiled in a context of this thread's own, so the
+    /// program thread can go on compiling in the program's context; a
+    /// failure leaves the functions to the program thread (which reports).
+    fn prefetch_tier0(&self, index: u32) {
+        let start = Instant::now();
+        let cpu = thread_cpu_ns();
+        let batch = {
+            let mut claimed = lock(&self.t0_claim);
+            if claimed[index as usize] != T0_PENDING {
+                return;
+            }
+            self.claim_batch(&mut claimed, index)
+        };
+        match self.compile_tier0(&batch, start, true, true) {
+            Ok(_) => {
+                self.release_batch(&batch, T0_DONE);
+                self.prefetched[0].fetch_add(1, Ordering::Relaxed);
+                self.prefetched[1].fetch_add(batch.len(), Ordering::Relaxed);
+                // Their callees next, after what the program thread asked for.
+                let claimed = lock(&self.t0_claim);
+                let mut q = lock(&self.queue);
+                for &f in &batch {
+                    for &(c, _) in &self.info[f as usize].callees {
+                        if claimed[c as usize] == T0_PENDING {
+                            q.prefetch.push_back(c);
+                        }
+                    }
+                }
+            }
+            Err(_) => self.release_batch(&batch, T0_PENDING),
+        }
+        self.cpu[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
+        self.prefetch_ns[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
+    }
+
+    /// Extracts, instruments, compiles and links a tier-0 batch: in the
+    /// program's context (`own_context` false: the program lock is held
+    /// throughout) or, as bitcode, in a fresh context (the lock is held
+    /// only while extracting). `ahead` (a prefetch): nothing is linked once
+    /// the run is stopping.
+    fn compile_tier0(&self, batch: &[u32], start: Instant, own_context: bool, ahead: bool) -> Result<LinkId> {
+        let probes = Tier0Probes {
+            ctx: self as *const Shared as u64,
+            threshold: self.opts.threshold,
+            backedge_mask: self.opts.backedge_mask(),
+        };
+        let name = &self.info[batch[0] as usize].name;
+        let build = |m: &inkwell::module::Module<'_>, extracted: Instant| -> Result<Vec<u8>> {
+            crate::program::instrument(m, batch, &self.info, &probes)?;
+            compile::maybe_verify(m, name)?;
             compile::optimize(m, self.opts.tier0)?;
             let t = Instant::now();
             self.tier0_phase[1].fetch_add((t - extracted).as_nanos() as u64, Ordering::Relaxed);
             let o = compile::emit(m, self.opts.tier0)?;
             self.tier0_phase[2].fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
             Ok(o)
-        })?;
+        };
+        let obj = if own_context {
+            let bitcode = lock(&self.program).extract(batch, &[], 0);
+            let extracted = Instant::now();
+            self.tier0_phase[0].fetch_add((extracted - start).as_nanos() as u64, Ordering::Relaxed);
+            let ctx = Context::create();
+            let m = compile::load(&ctx, &bitcode, name)?;
+            build(&m, extracted)?
+        } else {
+            lock(&self.program).with_partition(batch, &[], 0, |m| {
+                let extracted = Instant::now();
+                self.tier0_phase[0].fetch_add((extracted - start).as_nanos() as u64, Ordering::Relaxed);
+                build(m, extracted)
+            })?
+        };
         let linking = Instant::now();
         let id = {
             let mut s = lock(&self.session);
-            s.add_object_bytes(&format!("{}.tier0", self.info[batch[0] as usize].name), obj)?;
+            // Checked under the session lock, which `finish` takes after
+            // setting the flag: no prefetch links after that.
+            if ahead && self.stopping.load(Ordering::Acquire) {
+                return Err(Error::Usage("stopping".into()));
+            }
+            s.add_object_bytes(&format!("{name}.tier0"), obj)?;
             s.link(&LinkOptions::default())?
         };
         {
@@ -546,7 +769,7 @@ impl Shared {
         for t in events.iter() {
             eprintln!(
                 "jitlink-reopt: tier-up {} reason={} count={} count_at_start={} queued={:.1}ms compile={:.1}ms \
-                 link={:.1}ms inlinees={} sites={} patched={} stubbed={} (out_of_range={} unaligned={} policy={})",
+                 link={:.1}ms inlinees={} size={}+{} sites={} patched={} stubbed={} (out_of_range={} unaligned={} policy={})",
                 t.name,
                 match t.reason {
                     Reason::Calls => "calls",
@@ -559,6 +782,8 @@ impl Shared {
                 ms(t.compile),
                 ms(t.link),
                 t.inlinees,
+                t.size.0,
+                t.size.1,
                 t.report.sites,
                 t.report.patched,
                 t.report.stubbed,
@@ -578,7 +803,7 @@ impl Shared {
         let ns = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
         eprintln!(
             "jitlink-reopt: summary: functions={} load={:.1}ms eager_compile={:.1}ms eager_cpu={:.1}ms tier0={} \
-             tier0_batches={} tier0_compile={:.1}ms tier0_cpu={:.1}ms tier1={} tier1_compile={:.1}ms \
+             tier0_batches={} tier0_prefetched={}/{} prefetch_cpu={:.1}ms tier0_waited={:.1}ms tier0_compile={:.1}ms tier0_cpu={:.1}ms tier1={} tier1_compile={:.1}ms \
              tier1_cpu={:.1}ms patched={} stubbed={} retired={} queued_at_exit={}",
             self.info.len(),
             ns(&self.load_nanos),
@@ -586,6 +811,10 @@ impl Shared {
             ns(&self.cpu[2]),
             self.tier0_count.load(Ordering::Relaxed),
             self.tier0_batches.load(Ordering::Relaxed),
+            self.prefetched[0].load(Ordering::Relaxed),
+            self.prefetched[1].load(Ordering::Relaxed),
+            ns(&self.prefetch_ns[0]),
+            ns(&self.prefetch_ns[1]),
             ns(&self.tier0_nanos),
             ns(&self.cpu[0]),
             events.len(),
@@ -684,6 +913,8 @@ pub fn prepare(files: &[PathBuf], opts: &Options) -> Result<Prepared> {
         t0_claim: Mutex::new(vec![T0_PENDING; n]),
         t0_cv: Condvar::new(),
         tier0_batches: AtomicUsize::new(0),
+        prefetched: Default::default(),
+        prefetch_ns: Default::default(),
         cpu: Default::default(),
         retired: AtomicUsize::new(0),
         queue: Mutex::new(Queue::default()),
@@ -694,6 +925,7 @@ pub fn prepare(files: &[PathBuf], opts: &Options) -> Result<Prepared> {
         tier0_nanos: AtomicU64::new(0),
         tier0_phase: Default::default(),
         tier1_nanos: AtomicU64::new(0),
+        tier1_rate: Default::default(),
         eager_nanos: AtomicU64::new(0),
         load_nanos: AtomicU64::new(load.as_nanos() as u64),
         stopping: AtomicBool::new(false),

@@ -55,9 +55,15 @@ struct RunArgs {
     /// Print per-tier-up statistics on stderr at exit.
     #[arg(long)]
     stats: bool,
-    /// Milliseconds without tier-0 compilation before tier-1 work starts.
-    #[arg(long, default_value_t = driver::DEFAULT_TIER_UP_DELAY_MS)]
-    tier_up_delay: u64,
+    /// Milliseconds without tier-0 compilation before tier-1 work starts
+    /// [default: 0 when there is a core for each compile thread besides
+    /// the program's, else 50].
+    #[arg(long)]
+    tier_up_delay: Option<u64>,
+    /// Do not compile tier-0 batches ahead of their first call on the
+    /// compile threads (callees of code just compiled).
+    #[arg(long)]
+    no_prefetch: bool,
     /// Recompile on the thread that crossed the threshold before it goes on
     /// (testing: every function runs at tier 1 from its next call).
     #[arg(long)]
@@ -121,6 +127,7 @@ fn run(a: RunArgs) -> Result<i32, jitlink_reopt::Error> {
         stats: a.stats,
         inline_callees: !a.no_inline_callees,
         sync_tier_up: a.sync_tier_up,
+        prefetch: !a.no_prefetch,
         tier_up_delay_ms: a.tier_up_delay,
         libs: a.libs,
         lib_dirs: a.lib_dirs,

@@ -47,6 +47,20 @@ impl Run {
     }
 }
 
+impl Run {
+    /// A `key=N` (or `key=N/M`: N) field of the `--stats` summary line.
+    fn summary(&self, key: &str) -> u64 {
+        self.stderr
+            .lines()
+            .filter(|l| l.starts_with("jitlink-reopt: summary: "))
+            .flat_map(|l| l.split_whitespace())
+            .filter_map(|w| w.strip_prefix(key).and_then(|v| v.strip_prefix('=')))
+            .filter_map(|v| v.split('/').next().and_then(|n| n.parse::<u64>().ok()))
+            .next()
+            .unwrap_or_else(|| panic!("no {key} in the summary:\n{}", self.stderr))
+    }
+}
+
 fn run(cmd: &mut Command) -> Run {
     let out = cmd.output().expect("spawn");
     Run {
@@ -156,6 +170,13 @@ fn lua_runs_test_script() {
     let none = reopt(&files, &["--threshold", "1000000"], &[script]);
     check_same("lua threshold 1e6", &none, &want);
     assert!(none.tier_ups().is_empty(), "nothing should tier up:\n{}", none.stderr);
+    // With no tier-1 work, the compile thread compiles tier-0 batches ahead
+    // of the program (callees of what it just compiled); without that,
+    // the program thread compiles every batch itself.
+    assert!(none.summary("tier0_prefetched") > 0, "batches compiled ahead:\n{}", none.stderr);
+    let alone = reopt(&files, &["--threshold", "1000000", "--no-prefetch"], &[script]);
+    check_same("lua --no-prefetch", &alone, &want);
+    assert_eq!(alone.summary("tier0_prefetched"), 0, "{}", alone.stderr);
 }
 
 #[test]
