@@ -468,3 +468,40 @@ fn driver_api_link_report_claims_untracked() {
     let e = jitlink::Error::Client { symbol: "f".into(), source: "no such pass".into() };
     assert_eq!(e.to_string(), "f: no such pass");
 }
+
+extern "C" fn seven_times(x: i64) -> i64 {
+    7 * x
+}
+
+/// A claimed lazy symbol that no link defines: released, its own
+/// materializer runs on the next call (and a caller that was waiting on
+/// the claim gets the body); failed, its calls return 0.
+#[test]
+fn claimed_lazy_symbols_released_or_failed() {
+    let mut s = session(MemoryPolicy::DoubleMapped);
+    let runs = Arc::new(AtomicUsize::new(0));
+    let r2 = runs.clone();
+    s.define_lazy(
+        "c",
+        Box::new(move || {
+            r2.fetch_add(1, Ordering::SeqCst);
+            Ok(seven_times as *const () as u64)
+        }),
+    )
+    .unwrap();
+    s.define_lazy("d", Box::new(|| panic!("a failed claim's materializer must not run"))).unwrap();
+    assert_eq!(s.claim_lazy(&["c", "d"]).unwrap(), [true, true]);
+    let c: extern "C" fn(i64) -> i64 = func(s.lookup("c").unwrap());
+    let d: extern "C" fn(i64) -> i64 = func(s.lookup("d").unwrap());
+    // A caller reaching c while it is claimed waits for the claim to end.
+    let waiter = std::thread::spawn(move || c(3));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "claimed: its materializer waits");
+    s.release_claimed(&["c"]).unwrap();
+    assert_eq!(waiter.join().unwrap(), 21);
+    assert_eq!(c(2), 14);
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "materialized once");
+    s.fail_claimed(&["d"]).unwrap();
+    assert_eq!(d(5), 0, "a failed claim's calls return 0");
+    assert_eq!(s.claim_lazy(&["c", "d"]).unwrap(), [false, false], "done symbols cannot be claimed");
+}

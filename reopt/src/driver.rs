@@ -46,6 +46,10 @@ pub const COMPILE_NS_PER_INST: f64 = 30_000.0;
 /// least as long as the estimate (see `Shared::pick`).
 pub const LONG_COMPILE_MS: f64 = 100.0;
 
+/// Tier-0 prefetching goes before tier-1 work while the program thread has
+/// compiled a tier-0 batch within this many ms.
+pub const PREFETCH_FIRST_MS: u64 = 20;
+
 /// A callee of a function being compiled at tier 0 joins its batch when it
 /// is at most this big (instructions) and not compiled yet.
 pub const BATCH_CALLEE_SIZE: u32 = 200;
@@ -55,9 +59,6 @@ fn batch_limits() -> (u32, u32) {
     let get = |k: &str, d: u32| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     (get("REOPT_BATCH_CALLEE", BATCH_CALLEE_SIZE), get("REOPT_BATCH_BUDGET", BATCH_BUDGET))
 }
-const T0_PENDING: u8 = 0;
-const T0_CLAIMED: u8 = 1;
-const T0_DONE: u8 = 2;
 
 /// How a run is driven.
 #[derive(Clone, Debug)]
@@ -211,15 +212,11 @@ pub struct Shared {
     state: Vec<AtomicU8>,
     /// Per function its tier-0 link; per tier-0 link its functions still at tier 0.
     tier0_link: Mutex<Tier0Links>,
-    /// Per function: T0_PENDING, T0_CLAIMED (in a batch being compiled), T0_DONE.
-    t0_claim: Mutex<Vec<u8>>,
-    t0_cv: Condvar,
     tier0_batches: AtomicUsize,
     /// Tier-0 batches (and their functions) compiled ahead by the compile threads.
     prefetched: [AtomicUsize; 2],
-    /// CPU ns of prefetching; wall ns calling threads waited for batches
-    /// other threads were compiling.
-    prefetch_ns: [AtomicU64; 2],
+    /// CPU ns of prefetching.
+    prefetch_ns: AtomicU64,
     /// CPU time (ns) of tier-0, tier-1 and eager compilation (with linking).
     cpu: [AtomicU64; 3],
     retired: AtomicUsize,
@@ -339,7 +336,13 @@ impl Shared {
                         return;
                     }
                     let mut wait = Duration::from_secs(3600);
-                    if !q.jobs.is_empty() {
+                    // While the program thread is compiling tier 0 (starting
+                    // up, or entering new code), batches ahead of it
+                    // unblock it soonest: they go before tier-1 work.
+                    let busy_t0 =
+                        self.since_start_ns().saturating_sub(self.last_tier0_ns()) < PREFETCH_FIRST_MS * 1_000_000;
+                    let prefetch_first = busy_t0 && !q.prefetch.is_empty();
+                    if !prefetch_first && !q.jobs.is_empty() {
                         // Like .NET's call-counting delay: no tier-1 work while
                         // the program is still compiling tier-0 code (starting
                         // up), so the two do not compete for the cores.
@@ -509,10 +512,9 @@ impl Shared {
             if self.stopping.load(Ordering::Acquire) {
                 return Ok(());
             }
-            let before = s.redirector().map(|r| r.stats().redirects).unwrap_or_default();
             s.add_object_bytes(&format!("{name}.tier1"), obj)?;
-            s.link(&LinkOptions::default())?;
-            let after = s.redirector().map(|r| r.stats().redirects).unwrap_or_default();
+            let id = s.link(&LinkOptions::default())?;
+            let report = s.link_report(id).unwrap_or_default();
             // The tier-0 link goes once every function in it has moved on.
             let old = {
                 let mut links = lock(&self.tier0_link);
@@ -527,7 +529,7 @@ impl Shared {
                 s.retire(old)?;
                 self.retired.fetch_add(1, Ordering::Relaxed);
             }
-            diff(after, before)
+            report
         };
         let linked = Instant::now();
         self.tier1_nanos.fetch_add((linked - start).as_nanos() as u64, Ordering::Relaxed);
@@ -557,31 +559,15 @@ impl Shared {
         Ok(())
     }
 
-    /// Tier 0 of `index`: picks a batch (the function and small callees not
-    /// compiled yet), extracts, instruments and compiles it in the
-    /// program's context, links it; returns the function's body.
+    /// Tier 0 of `index` (jitlink runs this on its first call): picks a
+    /// batch (the function and small callees not compiled yet, claimed from
+    /// their lazy stubs), extracts, instruments, compiles and links it;
+    /// returns the function's body.
     fn materialize(&self, index: u32) -> Result<u64> {
         let start = Instant::now();
         let cpu = thread_cpu_ns();
         let name = &self.info[index as usize].name;
-        let batch = {
-            let mut claimed = lock(&self.t0_claim);
-            // In a batch another thread is compiling: wait for it (a failed
-            // prefetch gives it back, pending).
-            while claimed[index as usize] == T0_CLAIMED {
-                claimed = self.t0_cv.wait(claimed).unwrap_or_else(|e| e.into_inner());
-            }
-            self.prefetch_ns[1].fetch_add(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
-            if claimed[index as usize] == T0_DONE {
-                drop(claimed);
-                let s = lock(&self.session);
-                return s
-                    .redirector()
-                    .and_then(|r| r.current(name))
-                    .ok_or_else(|| Error::Llvm(format!("{name}: no body")));
-            }
-            self.claim_batch(&mut claimed, index)
-        };
+        let batch = self.claim_batch(index);
         if std::env::var_os("REOPT_TRACE").is_some() {
             let names: Vec<&str> = batch.iter().map(|&i| self.info[i as usize].name.as_str()).collect();
             eprintln!("jitlink-reopt: tier0 {}", names.join(" "));
@@ -589,16 +575,16 @@ impl Shared {
         if self.opts.prefetch {
             // Their callees are likely to run soon: first in line for the
             // compile threads (which start on them while this compiles).
-            let claimed = lock(&self.t0_claim);
+            let links = lock(&self.tier0_link);
             let mut q = lock(&self.queue);
             for &f in batch.iter().rev() {
                 for &(c, _) in self.info[f as usize].callees.iter().rev() {
-                    if claimed[c as usize] == T0_PENDING {
+                    if links.0[c as usize].is_none() && !batch.contains(&c) {
                         q.prefetch.push_front(c);
                     }
                 }
             }
-            drop((q, claimed));
+            drop((q, links));
             self.cv.notify_all();
         }
         // With prefetching, in a context of its own too: the program lock
@@ -606,29 +592,46 @@ impl Shared {
         let result = self.compile_tier0(&batch, start, self.opts.prefetch, false);
         self.cpu[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
         self.last_tier0.store(self.since_start_ns(), Ordering::Relaxed);
-        self.release_batch(&batch, T0_DONE);
-        result?;
         let s = lock(&self.session);
+        if let Err(e) = result {
+            // The callees go back to their own materializers (which report
+            // their own errors if they are called).
+            let _ = s.release_claimed(&self.names(&batch[1..]));
+            return Err(e);
+        }
         s.redirector().and_then(|r| r.current(name)).ok_or_else(|| Error::Llvm(format!("{name}: no body")))
     }
 
-    /// Claims `index` (pending, and marked claimed by the caller's lock)
-    /// and, breadth first, its small pending callees within the batch
-    /// budget: a tier-0 batch.
-    fn claim_batch(&self, claimed: &mut [u8], index: u32) -> Vec<u32> {
-        // The function, then its callees breadth first (call-graph
-        // neighbours are likely to run soon), within the budget.
-        let mut batch = vec![index];
-        claimed[index as usize] = T0_CLAIMED;
+    fn names(&self, fns: &[u32]) -> Vec<&str> {
+        fns.iter().map(|&i| self.info[i as usize].name.as_str()).collect()
+    }
+
+    /// A tier-0 batch for `index` (already claimed by the caller, or
+    /// running its materializer): it and, breadth first, its small callees
+    /// within the batch budget that could be claimed from their lazy stubs
+    /// (`Session::claim_lazy`: not compiled, not claimed by another batch;
+    /// their callers wait for this batch's link).
+    fn claim_batch(&self, index: u32) -> Vec<u32> {
         let (max_callee, mut budget) = batch_limits();
+        let mut batch = vec![index];
         let mut k = 0;
         while k < batch.len() {
+            let mut cand: Vec<u32> = Vec::new();
             for &(c, _) in &self.info[batch[k] as usize].callees {
                 let size = self.info[c as usize].size;
-                if claimed[c as usize] == T0_PENDING && size <= max_callee && size <= budget {
+                if size <= max_callee && size <= budget && !batch.contains(&c) && !cand.contains(&c) {
                     budget -= size;
-                    batch.push(c);
-                    claimed[c as usize] = T0_CLAIMED;
+                    cand.push(c);
+                }
+            }
+            if !cand.is_empty() {
+                let claimed = lock(&self.session).claim_lazy(&self.names(&cand)).unwrap_or_default();
+                for (i, c) in cand.into_iter().enumerate() {
+                    if claimed.get(i).copied().unwrap_or(false) {
+                        batch.push(c);
+                    } else {
+                        budget += self.info[c as usize].size;
+                    }
                 }
             }
             k += 1;
@@ -636,52 +639,41 @@ impl Shared {
         batch
     }
 
-    /// Marks a batch's functions `state` (done, or pending again after a
-    /// failed prefetch) and wakes the threads waiting for them.
-    fn release_batch(&self, batch: &[u32], state: u8) {
-        let mut claimed = lock(&self.t0_claim);
-        for &i in batch {
-            claimed[i as usize] = state;
-        }
-        drop(claimed);
-        self.t0_cv.notify_all();
-    }
-
     /// Compile thread: tier 0 of `index` and its batch ahead of their first
-    /// call (nothing if it was claimed meanwhile). The batch is extracted
-    /// as bitcode and compiled in a context of this thread's own, so the
-    /// program thread can go on compiling in the program's context; a
-    /// failure leaves the functions to the program thread (which reports).
+    /// call (nothing if it is compiled, claimed or running meanwhile). The
+    /// batch is extracted as bitcode and compiled in a context of this
+    /// thread's own, so the program thread can go on compiling; a failure
+    /// gives the functions back to their own materializers (which report).
     fn prefetch_tier0(&self, index: u32) {
         let start = Instant::now();
         let cpu = thread_cpu_ns();
-        let batch = {
-            let mut claimed = lock(&self.t0_claim);
-            if claimed[index as usize] != T0_PENDING {
-                return;
-            }
-            self.claim_batch(&mut claimed, index)
-        };
+        let name = self.info[index as usize].name.as_str();
+        if !lock(&self.session).claim_lazy(&[name]).is_ok_and(|c| c == [true]) {
+            return;
+        }
+        let batch = self.claim_batch(index);
         match self.compile_tier0(&batch, start, true, true) {
             Ok(_) => {
-                self.release_batch(&batch, T0_DONE);
                 self.prefetched[0].fetch_add(1, Ordering::Relaxed);
                 self.prefetched[1].fetch_add(batch.len(), Ordering::Relaxed);
                 // Their callees next, after what the program thread asked for.
-                let claimed = lock(&self.t0_claim);
+                let links = lock(&self.tier0_link);
                 let mut q = lock(&self.queue);
                 for &f in &batch {
                     for &(c, _) in &self.info[f as usize].callees {
-                        if claimed[c as usize] == T0_PENDING {
+                        if links.0[c as usize].is_none() {
                             q.prefetch.push_back(c);
                         }
                     }
                 }
             }
-            Err(_) => self.release_batch(&batch, T0_PENDING),
+            Err(_) => {
+                let _ = lock(&self.session).release_claimed(&self.names(&batch));
+            }
         }
-        self.cpu[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
-        self.prefetch_ns[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
+        let spent = thread_cpu_ns() - cpu;
+        self.cpu[0].fetch_add(spent, Ordering::Relaxed);
+        self.prefetch_ns.fetch_add(spent, Ordering::Relaxed);
     }
 
     /// Extracts, instruments, compiles and links a tier-0 batch: in the
@@ -803,7 +795,7 @@ impl Shared {
         let ns = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e6;
         eprintln!(
             "jitlink-reopt: summary: functions={} load={:.1}ms eager_compile={:.1}ms eager_cpu={:.1}ms tier0={} \
-             tier0_batches={} tier0_prefetched={}/{} prefetch_cpu={:.1}ms tier0_waited={:.1}ms tier0_compile={:.1}ms tier0_cpu={:.1}ms tier1={} tier1_compile={:.1}ms \
+             tier0_batches={} tier0_prefetched={}/{} prefetch_cpu={:.1}ms tier0_compile={:.1}ms tier0_cpu={:.1}ms tier1={} tier1_compile={:.1}ms \
              tier1_cpu={:.1}ms patched={} stubbed={} retired={} queued_at_exit={}",
             self.info.len(),
             ns(&self.load_nanos),
@@ -813,8 +805,7 @@ impl Shared {
             self.tier0_batches.load(Ordering::Relaxed),
             self.prefetched[0].load(Ordering::Relaxed),
             self.prefetched[1].load(Ordering::Relaxed),
-            ns(&self.prefetch_ns[0]),
-            ns(&self.prefetch_ns[1]),
+            ns(&self.prefetch_ns),
             ns(&self.tier0_nanos),
             ns(&self.cpu[0]),
             events.len(),
@@ -846,19 +837,6 @@ impl Shared {
                 s.materialized
             );
         }
-    }
-}
-
-fn diff(a: RedirectReport, b: RedirectReport) -> RedirectReport {
-    RedirectReport {
-        sites: a.sites - b.sites,
-        patched: a.patched - b.patched,
-        stubbed: a.stubbed - b.stubbed,
-        out_of_range: a.out_of_range - b.out_of_range,
-        unaligned: a.unaligned - b.unaligned,
-        policy: a.policy - b.policy,
-        by_design: a.by_design - b.by_design,
-        stubs_updated: a.stubs_updated - b.stubs_updated,
     }
 }
 
@@ -910,11 +888,9 @@ pub fn prepare(files: &[PathBuf], opts: &Options) -> Result<Prepared> {
         edges: AtomicU64::new(0),
         state: (0..n).map(|_| AtomicU8::new(0)).collect(),
         tier0_link: Mutex::new((vec![None; n], HashMap::new())),
-        t0_claim: Mutex::new(vec![T0_PENDING; n]),
-        t0_cv: Condvar::new(),
         tier0_batches: AtomicUsize::new(0),
         prefetched: Default::default(),
-        prefetch_ns: Default::default(),
+        prefetch_ns: AtomicU64::new(0),
         cpu: Default::default(),
         retired: AtomicUsize::new(0),
         queue: Mutex::new(Queue::default()),

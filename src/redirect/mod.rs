@@ -167,8 +167,15 @@ pub type Materializer = Box<dyn FnOnce() -> Result<u64> + Send>;
 pub type ErrorCallback = Box<dyn Fn(&str, &Error) + Send + Sync>;
 
 enum LazyState {
+    /// Not called yet: the first call runs the materializer.
     Pending(Materializer),
+    /// Claimed by a materializer that links its body with others
+    /// ([`Redirector::claim_lazy`]): callers wait; its own materializer is
+    /// kept for [`Redirector::release_claimed`].
+    Claimed(Materializer),
+    /// Its materializer is running: callers wait.
     Running,
+    /// Materialized (or failed: the failure function's address).
     Done(u64),
 }
 
@@ -320,6 +327,10 @@ impl LazyEntry {
                     return a;
                 }
                 LazyState::Running => {
+                    st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                }
+                LazyState::Claimed(m) => {
+                    *st = LazyState::Claimed(m);
                     st = self.cv.wait(st).unwrap_or_else(|e| e.into_inner());
                 }
                 LazyState::Pending(m) => {
@@ -810,7 +821,7 @@ impl Redirector {
                 // Defined by a link: lazy callers go straight to the body,
                 // and callers waiting on a claim (see claim_lazy) wake up.
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                if matches!(*ls, LazyState::Pending(_) | LazyState::Running) {
+                if matches!(*ls, LazyState::Pending(_) | LazyState::Claimed(_) | LazyState::Running) {
                     *ls = LazyState::Done(body);
                     lazy.cv.notify_all();
                 }
@@ -841,10 +852,11 @@ impl Redirector {
 
     /// Claims lazy symbols for a materializer that is about to link their
     /// bodies itself (e.g. a batch of functions): each still-pending
-    /// symbol's own materializer is dropped, and callers that reach its
-    /// trampoline meanwhile wait until a link defines it (or
-    /// [`Redirector::fail_claimed`]). Returns, per name, whether it was
-    /// claimed (false: unknown, not lazy, already running or done).
+    /// symbol's own materializer is set aside (not run), and callers that
+    /// reach its trampoline meanwhile wait until a link defines it,
+    /// [`Redirector::release_claimed`] gives it back or
+    /// [`Redirector::fail_claimed`] gives up. Returns, per name, whether it
+    /// was claimed (false: unknown, not lazy, claimed, running or done).
     pub fn claim_lazy(&self, names: &[&str]) -> Vec<bool> {
         let st = self.lock();
         names
@@ -852,14 +864,38 @@ impl Redirector {
             .map(|n| {
                 let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) else { return false };
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                if matches!(*ls, LazyState::Pending(_)) {
-                    *ls = LazyState::Running;
-                    true
-                } else {
-                    false
+                match std::mem::replace(&mut *ls, LazyState::Running) {
+                    LazyState::Pending(m) => {
+                        *ls = LazyState::Claimed(m);
+                        true
+                    }
+                    other => {
+                        *ls = other;
+                        false
+                    }
                 }
             })
             .collect()
+    }
+
+    /// Gives claimed lazy symbols that no link defined back: pending again
+    /// with their own materializers, which the next (or a waiting) caller
+    /// runs. For a materializer that claimed more than it could link (a
+    /// speculative compilation that was abandoned).
+    pub fn release_claimed(&self, names: &[&str]) {
+        let st = self.lock();
+        for n in names {
+            if let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) {
+                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
+                match std::mem::replace(&mut *ls, LazyState::Running) {
+                    LazyState::Claimed(m) => {
+                        *ls = LazyState::Pending(m);
+                        lazy.cv.notify_all();
+                    }
+                    other => *ls = other,
+                }
+            }
+        }
     }
 
     /// Gives up claimed lazy symbols whose link failed: their waiting and
@@ -869,7 +905,7 @@ impl Redirector {
         for n in names {
             if let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) {
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                if matches!(*ls, LazyState::Running) {
+                if matches!(*ls, LazyState::Claimed(_)) {
                     *ls = LazyState::Done(lazy_failed as *const () as u64);
                     lazy.cv.notify_all();
                 }

@@ -353,6 +353,26 @@ impl Session {
         Ok(self.need_redirector()?.claim_lazy(names))
     }
 
+    /// Gives claimed lazy symbols no link defined back to their own
+    /// materializers; see [`Redirector::release_claimed`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection.
+    pub fn release_claimed(&self, names: &[&str]) -> Result<()> {
+        self.need_redirector()?.release_claimed(names);
+        Ok(())
+    }
+
+    /// Gives up claimed lazy symbols (their calls return 0); see
+    /// [`Redirector::fail_claimed`].
+    ///
+    /// # Errors
+    /// [`Error::Usage`] without redirection.
+    pub fn fail_claimed(&self, names: &[&str]) -> Result<()> {
+        self.need_redirector()?.fail_claimed(names);
+        Ok(())
+    }
+
     /// Turns debugger registration (GDB JIT interface) on or off for later
     /// links; off by default.
     pub fn set_debugger_support(&mut self, on: bool) {
