@@ -62,6 +62,21 @@ static INIT: Once = Once::new();
 pub fn init() {
     INIT.call_once(|| {
         Target::initialize_x86(&InitializationConfig::default());
+        // Calls never cross (or end at) a 16-byte boundary, so jitlink can
+        // patch every direct call site in place with one aligned 16-byte
+        // compare-and-swap instead of leaving ~1 in 5 on the stub (LLVM's
+        // padding for the JCC erratum, pointed at calls). REOPT_LLVM_ARGS
+        // adds options (space or comma separated; a debugging aid).
+        let extra = std::env::var("REOPT_LLVM_ARGS").unwrap_or_default();
+        let owned: Vec<std::ffi::CString> = ["reopt", "-x86-align-branch-boundary=16", "-x86-align-branch=call"]
+            .into_iter()
+            .chain(extra.split([' ', ',']).filter(|a| !a.is_empty()))
+            .filter_map(|a| std::ffi::CString::new(a).ok())
+            .collect();
+        let argv: Vec<*const std::ffi::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+        // SAFETY: argc matches argv, an array of NUL-terminated strings
+        // that outlive the call; LLVM copies what it keeps.
+        unsafe { llvm_sys::support::LLVMParseCommandLineOptions(argv.len() as i32, argv.as_ptr(), std::ptr::null()) };
     });
 }
 

@@ -126,6 +126,10 @@ fn nbody_tiered_eager_and_speculative() {
     let tiered = reopt(&files, &[], &[NBODY_STEPS]);
     check_same("nbody tiered", &tiered, &want);
     check_tiered("nbody tiered", &tiered);
+    // Calls are emitted within aligned 16-byte blocks: every caller of a
+    // function that tiered up was patched in place, none left on the stub.
+    assert_eq!(tiered.sum("unaligned"), 0, "{}", tiered.stderr);
+    assert_eq!(tiered.sum("stubbed"), 0, "{}", tiered.stderr);
     // The hot path was inlined across partitions: advance got callee bodies.
     assert!(
         tiered.tier_ups().iter().any(|l| l.contains(" advance ") && !l.contains("inlinees=0")),
