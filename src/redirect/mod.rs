@@ -858,24 +858,10 @@ impl Redirector {
     /// [`Redirector::fail_claimed`] gives up. Returns, per name, whether it
     /// was claimed (false: unknown, not lazy, claimed, running or done).
     pub fn claim_lazy(&self, names: &[&str]) -> Vec<bool> {
-        let st = self.lock();
-        names
-            .iter()
-            .map(|n| {
-                let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) else { return false };
-                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                match std::mem::replace(&mut *ls, LazyState::Running) {
-                    LazyState::Pending(m) => {
-                        *ls = LazyState::Claimed(m);
-                        true
-                    }
-                    other => {
-                        *ls = other;
-                        false
-                    }
-                }
-            })
-            .collect()
+        self.step_lazy(names, |s| match s {
+            LazyState::Pending(m) => (LazyState::Claimed(m), true),
+            other => (other, false),
+        })
     }
 
     /// Gives claimed lazy symbols that no link defined back: pending again
@@ -883,34 +869,40 @@ impl Redirector {
     /// runs. For a materializer that claimed more than it could link (a
     /// speculative compilation that was abandoned).
     pub fn release_claimed(&self, names: &[&str]) {
-        let st = self.lock();
-        for n in names {
-            if let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) {
-                let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                match std::mem::replace(&mut *ls, LazyState::Running) {
-                    LazyState::Claimed(m) => {
-                        *ls = LazyState::Pending(m);
-                        lazy.cv.notify_all();
-                    }
-                    other => *ls = other,
-                }
-            }
-        }
+        self.step_lazy(names, |s| match s {
+            LazyState::Claimed(m) => (LazyState::Pending(m), true),
+            other => (other, false),
+        });
     }
 
     /// Gives up claimed lazy symbols whose link failed: their waiting and
     /// future callers get the failure path (the call returns 0).
     pub fn fail_claimed(&self, names: &[&str]) {
+        self.step_lazy(names, |s| match s {
+            LazyState::Claimed(_) => (LazyState::Done(lazy_failed as *const () as u64), true),
+            other => (other, false),
+        });
+    }
+
+    /// Moves the lazy state of each of `names` by `step` (new state, and
+    /// whether it changed) and wakes the callers waiting on a changed one;
+    /// returns per name whether it changed (false for a name that is not a
+    /// lazy symbol).
+    fn step_lazy(&self, names: &[&str], step: impl Fn(LazyState) -> (LazyState, bool)) -> Vec<bool> {
         let st = self.lock();
-        for n in names {
-            if let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.clone()) {
+        names
+            .iter()
+            .map(|n| {
+                let Some(lazy) = st.by_name.get(*n).and_then(|&i| st.syms[i].lazy.as_ref()) else { return false };
                 let mut ls = lazy.state.lock().unwrap_or_else(|e| e.into_inner());
-                if matches!(*ls, LazyState::Claimed(_)) {
-                    *ls = LazyState::Done(lazy_failed as *const () as u64);
+                let (next, changed) = step(std::mem::replace(&mut *ls, LazyState::Running));
+                *ls = next;
+                if changed {
                     lazy.cv.notify_all();
                 }
-            }
-        }
+                changed
+            })
+            .collect()
     }
 
     /// Forgets the call sites inside a link (when it is removed).
