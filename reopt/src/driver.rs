@@ -392,15 +392,17 @@ impl Shared {
         let now = Instant::now();
         let mut best: Option<(usize, f64)> = None;
         let mut wait = Duration::from_secs(3600);
+        let ms_per_inst = self.compile_ms_per_inst();
         for (k, &(index, _, _, at)) in jobs.iter().enumerate() {
-            let est = self.estimate_ms(index);
+            let cost = self.cost(index);
+            let est = cost * ms_per_inst;
             let waited = now.saturating_duration_since(at);
             let due = if est > LONG_COMPILE_MS { Duration::from_secs_f64(est / 1e3) } else { Duration::ZERO };
             if waited < due {
                 wait = wait.min(due - waited);
                 continue;
             }
-            let p = self.priority(index);
+            let p = self.priority(index, cost);
             if best.is_none_or(|(_, b)| p > b) {
                 best = Some((k, p));
             }
@@ -425,25 +427,23 @@ impl Shared {
         f64::from(fi.size) + f64::from(callees) + COMPILE_OVERHEAD
     }
 
-    /// Estimated tier-1 compile time (ms) of `index`: its [`Shared::cost`]
-    /// at the CPU time per instruction measured on the compilations so far
-    /// (initially [`COMPILE_NS_PER_INST`]).
-    fn estimate_ms(&self, index: u32) -> f64 {
+    /// Tier-1 compile CPU time (ms) per instruction equivalent of
+    /// [`Shared::cost`], as measured on the compilations so far (initially
+    /// [`COMPILE_NS_PER_INST`]): estimated compile time = cost × this.
+    fn compile_ms_per_inst(&self) -> f64 {
         let (ns, insts) = (self.tier1_rate[0].load(Ordering::Relaxed), self.tier1_rate[1].load(Ordering::Relaxed));
-        let per = if insts == 0 { COMPILE_NS_PER_INST } else { ns as f64 / insts as f64 };
-        self.cost(index) * per / 1e6
+        (if insts == 0 { COMPILE_NS_PER_INST } else { ns as f64 / insts as f64 }) / 1e6
     }
 
     /// Queue order of a function waiting for tier 1: its estimated tier-0
     /// running time, `(entries + loop iterations / 16) × size` (a loop's
     /// new version only runs at the next entry), over its estimated compile
-    /// cost, `size + callee bodies it gets (bounded) + COMPILE_OVERHEAD`.
-    /// Small hot functions go before a huge one that is barely hotter (a
+    /// cost ([`Shared::cost`]). Small hot functions go before a huge one that is barely hotter (a
     /// big interpreter loop takes ~0.5 s to compile at -O2, during which
     /// dozens of small hot functions would wait at tier 0).
-    fn priority(&self, index: u32) -> f64 {
+    fn priority(&self, index: u32, cost: f64) -> f64 {
         let runs = self.counter(index, 0).saturating_add(self.counter(index, 1) / 16);
-        runs as f64 * f64::from(self.info[index as usize].size) / self.cost(index)
+        runs as f64 * f64::from(self.info[index as usize].size) / cost
     }
 
     /// Callees whose bodies a tier-1 partition of `index` gets: those the
@@ -501,11 +501,10 @@ impl Shared {
             compile::emit(&m, self.opts.tier1)?
         };
         let compiled = Instant::now();
-        let insts = self.info[index as usize].size as u64
-            + avail.iter().map(|&c| u64::from(self.info[c as usize].size)).sum::<u64>()
-            + COMPILE_OVERHEAD as u64;
+        let size = (self.info[index as usize].size, avail.iter().map(|&c| self.info[c as usize].size).sum::<u32>());
         self.tier1_rate[0].fetch_add(thread_cpu_ns() - cpu, Ordering::Relaxed);
-        self.tier1_rate[1].fetch_add(insts, Ordering::Relaxed);
+        self.tier1_rate[1]
+            .fetch_add(u64::from(size.0) + u64::from(size.1) + COMPILE_OVERHEAD as u64, Ordering::Relaxed);
         let report = {
             let mut s = lock(&self.session);
             // As for prefetches: nothing links once `finish` has begun.
@@ -543,7 +542,7 @@ impl Shared {
             compile: compiled - start,
             link: linked - compiled,
             inlinees: avail.len(),
-            size: (self.info[index as usize].size, avail.iter().map(|&c| self.info[c as usize].size).sum()),
+            size,
             report,
         });
         if self.opts.speculate && reason != Reason::Speculative {
@@ -569,23 +568,12 @@ impl Shared {
         let name = &self.info[index as usize].name;
         let batch = self.claim_batch(index);
         if std::env::var_os("REOPT_TRACE").is_some() {
-            let names: Vec<&str> = batch.iter().map(|&i| self.info[i as usize].name.as_str()).collect();
-            eprintln!("jitlink-reopt: tier0 {}", names.join(" "));
+            eprintln!("jitlink-reopt: tier0 {}", self.names(&batch).join(" "));
         }
         if self.opts.prefetch {
             // Their callees are likely to run soon: first in line for the
             // compile threads (which start on them while this compiles).
-            let links = lock(&self.tier0_link);
-            let mut q = lock(&self.queue);
-            for &f in batch.iter().rev() {
-                for &(c, _) in self.info[f as usize].callees.iter().rev() {
-                    if links.0[c as usize].is_none() && !batch.contains(&c) {
-                        q.prefetch.push_front(c);
-                    }
-                }
-            }
-            drop((q, links));
-            self.cv.notify_all();
+            self.queue_prefetch(&batch, true);
         }
         // With prefetching, in a context of its own too: the program lock
         // is then held only while extracting, never during code generation.
@@ -600,6 +588,27 @@ impl Shared {
             return Err(e);
         }
         s.redirector().and_then(|r| r.current(name)).ok_or_else(|| Error::Llvm(format!("{name}: no body")))
+    }
+
+    /// Puts the static callees of `batch` not compiled at tier 0 on the
+    /// prefetch list, in call-graph order: at its front (`first`) or back.
+    fn queue_prefetch(&self, batch: &[u32], first: bool) {
+        let callees: Vec<u32> = {
+            let links = lock(&self.tier0_link);
+            batch
+                .iter()
+                .flat_map(|&f| self.info[f as usize].callees.iter().map(|&(c, _)| c))
+                .filter(|&c| links.0[c as usize].is_none() && !batch.contains(&c))
+                .collect()
+        };
+        let mut q = lock(&self.queue);
+        if first {
+            callees.iter().rev().for_each(|&c| q.prefetch.push_front(c));
+        } else {
+            q.prefetch.extend(callees);
+        }
+        drop(q);
+        self.cv.notify_all();
     }
 
     fn names(&self, fns: &[u32]) -> Vec<&str> {
@@ -657,15 +666,7 @@ impl Shared {
                 self.prefetched[0].fetch_add(1, Ordering::Relaxed);
                 self.prefetched[1].fetch_add(batch.len(), Ordering::Relaxed);
                 // Their callees next, after what the program thread asked for.
-                let links = lock(&self.tier0_link);
-                let mut q = lock(&self.queue);
-                for &f in &batch {
-                    for &(c, _) in &self.info[f as usize].callees {
-                        if links.0[c as usize].is_none() {
-                            q.prefetch.push_back(c);
-                        }
-                    }
-                }
+                self.queue_prefetch(&batch, false);
             }
             Err(_) => {
                 let _ = lock(&self.session).release_claimed(&self.names(&batch));
